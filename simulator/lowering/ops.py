@@ -27,6 +27,7 @@ KINDS: dict[str, OpClass] = {
     "rmsnorm": "vector",
     "rotary": "vector",
     "gelu": "vector",
+    "relu": "vector",
     "silu_mul": "vector",
     "add": "vector",
     "kv_write": "memory",           # append new K/V to the cache

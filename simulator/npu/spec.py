@@ -1,35 +1,79 @@
-"""NPU description: cores of systolic arrays with vector units and a scratchpad."""
+"""NPU description: cores of systolic arrays with vector units, a scratchpad, DMA and an on-chip network.
+
+Every field has a unit, a default and a one-line description; equations that use them are in docs/npu.md.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from simulator.config.spec import Frequency, PositiveInt, Size, Spec
+from simulator.config.spec import Cycles, Frequency, PositiveInt, Size, Spec
 from simulator.hardware.unit import UnitSpec
+from simulator.npu.noc_spec import NocSpec
+
+DEFAULT_VECTOR_LATENCY: dict[str, float] = {
+    # cycles of one pipelined vector instruction (one iteration over `lanes` elements); NeuPIMs sets all to 1
+    "add": 1, "mul": 1, "mac": 1, "max": 1, "exp": 1, "div": 1, "sqrt": 1, "gelu": 1, "silu": 1,
+}
 
 
 class Systolic(Spec):
     """One systolic array per core; `timing` selects the cycle convention (SCALE-Sim or ONNXim/NeuPIMs)."""
 
-    rows: PositiveInt = 128
-    cols: PositiveInt = 128
-    dataflow: Literal["ws", "os", "is"] = "ws"
-    timing: Literal["scalesim", "onnxim"] = "onnxim"
+    rows: PositiveInt = Field(128, description="PE rows (the reduction dimension K in ws/is, M in os)")
+    cols: PositiveInt = Field(128, description="PE columns")
+    dataflow: Literal["ws", "os", "is"] = Field("ws", description="stationary operand")
+    timing: Literal["scalesim", "onnxim"] = Field("onnxim", description="cycle convention, see docs/npu.md")
+    min_tile_rows: PositiveInt = Field(4, description="onnxim: an instruction occupies at least this many cycles")
+    accumulator_bytes: float = Field(4, gt=0, description="bytes of one partial sum held on chip")
 
 
 class VectorUnits(Spec):
     """SIMD units beside the array, for norms, softmax, activations and residuals."""
 
-    units: PositiveInt = 1
-    lanes: PositiveInt = 128
+    units: PositiveInt = Field(1, description="vector units per core")
+    lanes: PositiveInt = Field(128, description="elements per unit per instruction")
+    latency: dict[str, Cycles] = Field(default_factory=lambda: dict(DEFAULT_VECTOR_LATENCY),
+                                       description="cycles per instruction by operation")
+    pipelined: bool = Field(True, description="back-to-back instructions issue every cycle")
+
+
+class Partitions(Spec):
+    """Optional split of the scratchpad into operand buffers (SCALE-Sim's ifmap/filter/ofmap SRAMs)."""
+
+    ifmap: Size
+    filter: Size
+    ofmap: Size
 
 
 class Scratchpad(Spec):
     size: Size = Field(description="on-chip SRAM per core")
-    banks: PositiveInt = 1
-    double_buffer: bool = True
+    banks: PositiveInt = Field(1, description="independently addressed banks")
+    ports: PositiveInt = Field(1, description="read/write ports per bank")
+    bank_width: Size = Field("64 B", description="bytes per bank access")
+    double_buffer: bool = Field(True, description="DMA of the next tile overlaps compute on this one")
+    partitions: Partitions | None = Field(None, description="fixed operand buffers; sizes sum to at most `size`")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Scratchpad:
+        if self.partitions is not None:
+            total = self.partitions.ifmap + self.partitions.filter + self.partitions.ofmap
+            if total > self.size * (1 + 1e-9):
+                raise ValueError(f"partitions sum to {total:g} B, more than the scratchpad size {self.size:g} B")
+        return self
+
+    @property
+    def bytes_per_cycle(self) -> float:
+        return self.banks * self.ports * self.bank_width
+
+
+class Dma(Spec):
+    """DMA engine moving tiles between the device memory and the scratchpad."""
+
+    latency: Cycles = Field(0, description="fixed cycles per transfer before data streams (issue + DRAM)")
+    engines: PositiveInt = Field(1, description="concurrent DMA streams per core")
 
 
 class NpuSpec(UnitSpec):
@@ -39,6 +83,10 @@ class NpuSpec(UnitSpec):
     systolic: Systolic = Systolic()
     vector: VectorUnits = VectorUnits()
     scratchpad: Scratchpad
+    dma: Dma = Dma()
+    noc: NocSpec | None = Field(None, description="network joining the cores (none: one core)")
+    gemv_threshold: PositiveInt = Field(
+        16, description="a GEMM with at most this many rows may map to the vector units (matrix-vector)")
     macs_per_pe: dict[str, float] = Field(
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")

@@ -1,0 +1,152 @@
+"""Execute a Schedule as a discrete-event simulation (SimPy, integer picoseconds).
+
+Each op is one SimPy process: it waits for its producers, queues for its unit (a resource that runs one op at
+a time), holds it for the duration its unit model gives, and records an event. Ops on different units overlap
+when the graph allows. Identical layers are simulated once and their timeline reused (memoisation), and
+identical (op, unit) work is costed once; `memoise=False` re-simulates every layer and re-costs every op.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+import simpy
+
+from simulator.engine.cost import OpCost
+from simulator.engine.time import to_ps
+from simulator.lowering.ops import Op
+from simulator.mapping.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class OpEvent:
+    """One op's run inside its block: relative start and end in ps, where it ran and what it cost."""
+
+    name: str
+    op: Op
+    unit: str
+    start_ps: int
+    end_ps: int
+    cost: OpCost
+
+
+@dataclass
+class BlockRun:
+    """A simulated block (prologue, one layer, epilogue): its duration and op events."""
+
+    name: str
+    duration_ps: int
+    events: list[OpEvent]
+
+
+@dataclass
+class Placement:
+    """Where one block instance sits on the global timeline."""
+
+    block: str
+    index: int          # layer index (0 for prologue/epilogue)
+    device: int         # pipeline stage
+    start_ps: int
+    run: BlockRun
+
+
+@dataclass
+class Result:
+    schedule: Schedule
+    level: str
+    placements: list[Placement]
+    latency_ps: int
+    wall_s: float
+    models: dict[str, object] = field(repr=False, default_factory=dict)
+
+    def timeline(self) -> Iterator[tuple[Placement, OpEvent]]:
+        for p in self.placements:
+            for ev in p.run.events:
+                yield p, ev
+
+
+class Executor:
+    """Runs a schedule at one fidelity level."""
+
+    def __init__(self, schedule: Schedule, level: str | None = None, memoise: bool = True,
+                 progress: Callable[[int, int], None] | None = None):
+        self.schedule = schedule
+        self.level = level or schedule.system.level
+        self.memoise = memoise
+        self.progress = progress
+        self.models = schedule.system.models(self.level)
+        self._costs: dict[tuple, OpCost] = {}
+
+    def cost(self, op: Op, unit: str) -> OpCost:
+        if not self.memoise:
+            return self.models[unit].cost(op)
+        key = (unit, op.key())
+        found = self._costs.get(key)
+        if found is None:
+            found = self._costs[key] = self.models[unit].cost(op)
+        return found
+
+    def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
+        env = simpy.Environment()
+        units = {u: simpy.Resource(env, capacity=1) for u in self.models}
+        done = {n: env.event() for n in graph.nodes}
+        events: list[OpEvent] = []
+        sched = self.schedule
+
+        def proc(node: str):
+            preds = [done[p] for p in graph.predecessors(node)]
+            if len(preds) == 1:
+                yield preds[0]
+            elif preds:
+                yield simpy.AllOf(env, preds)
+            op: Op = graph.nodes[node]["op"]
+            unit = sched.unit_of(op)
+            cost = self.cost(op, unit)
+            with units[unit].request() as req:
+                yield req
+                start = env.now
+                yield env.timeout(to_ps(cost.time_s))
+                events.append(OpEvent(node, op, unit, start, env.now, cost))
+            done[node].succeed()
+
+        for node in nx.topological_sort(graph):
+            env.process(proc(node))
+        env.run()
+        return BlockRun(name, int(env.now), events)
+
+    def run(self) -> Result:
+        t0 = time.perf_counter()
+        graph = self.schedule.graph
+        stages = graph.stages or [graph.layers]
+        placements: list[Placement] = []
+        now = 0
+        pro = self.run_block("prologue", graph.prologue)
+        placements.append(Placement("prologue", 0, 0, now, pro))
+        now += pro.duration_ps
+        layer_run: BlockRun | None = None
+        index = 0
+        for device, count in enumerate(stages):
+            for _ in range(count):
+                if layer_run is None or not self.memoise:
+                    layer_run = self.run_block("layer", graph.layer)
+                placements.append(Placement("layer", index, device, now, layer_run))
+                now += layer_run.duration_ps
+                index += 1
+                if self.progress:
+                    self.progress(index, graph.layers)
+            if device < len(stages) - 1 and graph.handoff is not None:
+                hand = self._handoff(graph.handoff)
+                placements.append(Placement("handoff", device, device, now, hand))
+                now += hand.duration_ps
+        epi = self.run_block("epilogue", graph.epilogue)
+        placements.append(Placement("epilogue", 0, len(stages) - 1, now, epi))
+        now += epi.duration_ps
+        return Result(self.schedule, self.level, placements, now, time.perf_counter() - t0, self.models)
+
+    def _handoff(self, op: Op) -> BlockRun:
+        cost = self.cost(op, "link")
+        dur = to_ps(cost.time_s)
+        return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)])

@@ -1,0 +1,132 @@
+"""From a simulation Result to tables (pandas) and the summary every output shares.
+
+Energy = sum over components of (action counts x per-action energy from the hardware config) + static power x
+time; memory: bytes x 8 x energy per bit + background energy per channel per tCK; links: bits x energy per bit.
+Counts with no table entry are listed under `energy_j.uncosted` rather than silently costed at zero.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+
+from simulator.engine.executor import Result
+from simulator.engine.time import to_s
+
+
+@dataclass
+class Stats:
+    result: Result
+
+    def ops_table(self) -> pd.DataFrame:
+        """One row per op of each distinct block run, with how many times that run repeats."""
+        repeats: dict[int, int] = defaultdict(int)
+        runs = {}
+        for p in self.result.placements:
+            repeats[id(p.run)] += 1
+            runs[id(p.run)] = (p.run, p.block)
+        rows = []
+        for key, (run, block) in runs.items():
+            for ev in run.events:
+                c = ev.cost
+                rows.append({"block": block, "op": ev.name, "kind": ev.op.kind, "class": ev.op.op_class,
+                             "unit": ev.unit, "count": repeats[key], "start_us": ev.start_ps / 1e6,
+                             "time_us": (ev.end_ps - ev.start_ps) / 1e6, "cycles": c.cycles, "bound": c.bound,
+                             "flops": ev.op.flops, "bytes": ev.op.bytes, "request": ev.op.request,
+                             "shape": " ".join(f"{k}={v}" for k, v in ev.op.shape)})
+        return pd.DataFrame(rows)
+
+    def _totals(self):
+        busy: dict[str, float] = defaultdict(float)
+        flops: dict[str, float] = defaultdict(float)
+        moved: dict[str, float] = defaultdict(float)
+        counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for _, ev in self.result.timeline():
+            busy[ev.unit] += to_s(ev.end_ps - ev.start_ps)
+            flops[ev.unit] += ev.cost.flops
+            for mem, b in ev.cost.bytes.items():
+                moved[mem] += b
+            for action, n in ev.cost.counts.items():
+                counts[ev.unit][action] += n
+        return busy, flops, moved, counts
+
+    def summary(self) -> dict:
+        res = self.result
+        sched = res.schedule
+        system, wl = sched.system, sched.workload
+        latency = to_s(res.latency_ps)
+        busy, flops, moved, counts = self._totals()
+        utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
+        bandwidth = {}
+        for name, mem in system.memories.items():
+            b = moved.get(name, 0.0)
+            gbps = b / latency / 1e9 if latency else 0.0
+            bandwidth[name] = {"bytes": b, "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
+                               "utilisation": gbps * 1e9 / mem.peak_bandwidth}
+        if system.link is not None:
+            b = moved.get("link", 0.0)
+            bandwidth["link"] = {"bytes": b, "gbps": b / latency / 1e9 if latency else 0.0,
+                                 "peak_gbps": system.link.bandwidth / 1e9,
+                                 "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
+        energy = self.energy(latency, moved, counts)
+        cycles = {u: latency * getattr(s, "clock") for u, s in system.units.items()}
+        cycles.update({n: latency / m.tck for n, m in system.memories.items()})
+        tokens = wl.generated_tokens
+        blocks = defaultdict(float)
+        for p in res.placements:
+            blocks[p.block] += to_s(p.run.duration_ps)
+        layer_runs = [p.run for p in res.placements if p.block == "layer"]
+        by_class: dict[str, float] = defaultdict(float)
+        for _, ev in res.timeline():
+            by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
+        graph = sched.graph
+        return {
+            "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
+            "level": res.level, "latency_s": latency,
+            "cycles": cycles,
+            "throughput_tokens_per_s": tokens / latency if latency else 0.0,
+            "tokens": {"generated": tokens, "processed": wl.new_tokens, "batch": wl.batch},
+            "energy_j": energy,
+            "energy_per_token_j": energy["total"] / tokens if tokens else 0.0,
+            "bandwidth": bandwidth,
+            "utilisation": utilisation,
+            "stages": {
+                "prologue_s": blocks.get("prologue", 0.0),
+                "layers_s": blocks.get("layer", 0.0),
+                "layer_s": to_s(layer_runs[0].duration_ps) if layer_runs else 0.0,
+                "pipeline_handoff_s": blocks.get("handoff", 0.0),
+                "epilogue_s": blocks.get("epilogue", 0.0),
+                "busy_by_op_class_s": dict(by_class),
+            },
+            "params": wl.model.params,
+            "active_params": wl.model.active_params,
+            "flops": graph.flops,
+            "flops_by_class": {c: graph.flops_by(c) for c in ("gemm", "attention", "vector")},
+            "memory_footprint_bytes": {"weights": sched.footprint.weights, "kv_cache": sched.footprint.kv_cache,
+                                       "capacity": system.memory_capacity},
+            "layers_simulated": graph.layers,
+            "devices_used": wl.spec.tp * wl.spec.pp,
+            "wall_time_s": res.wall_s,
+        }
+
+    def energy(self, latency: float, moved: dict[str, float], counts: dict[str, dict[str, float]]) -> dict:
+        system = self.result.schedule.system
+        by: dict[str, float] = {}
+        uncosted: dict[str, float] = {}
+        for unit, spec in system.units.items():
+            dyn = 0.0
+            for action, n in counts.get(unit, {}).items():
+                if action in spec.energy:
+                    dyn += n * spec.energy[action]
+                else:
+                    uncosted[f"{unit}.{action}"] = n
+            by[unit] = dyn + spec.static_power * latency
+        for name, mem in system.memories.items():
+            background = mem.energy.background_per_channel * mem.organisation.channels * latency / mem.tck
+            by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + background
+        if system.link is not None:
+            by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
+        return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
+

@@ -1,0 +1,108 @@
+"""Systolic-array compute cycles in closed form, for any GEMM shape and array shape (no per-cycle loop).
+
+A GEMM C[M,N] = A[M,K] @ B[K,N] is cut into *folds*: array-sized pieces of the stationary operand.
+
+SCALE-Sim convention (scalesim v3, `compute/systolic_compute_{os,ws,is}.py`; A = ifmap M x K, B = N filters
+of length K). Each fold streams T operand rows through an R x C array, skewed on entry and drained before the
+next fold starts, so one fold takes T + R + C - 2 (os) or 2R + C + T - 2 (ws, is: R extra cycles to load the
+stationary tile) cycles; the report counts from cycle 0, hence the final -1:
+
+    os: folds = ceil(M/R) ceil(N/C),  T = K,  cycles = folds (K + R + C - 2) - 1
+    ws: folds = ceil(K/R) ceil(N/C),  T = M,  cycles = folds (2R + C + M - 2) - 1
+    is: folds = ceil(K/R) ceil(M/C),  T = N,  cycles = folds (2R + C + N - 2) - 1
+
+ONNXim/NeuPIMs convention (weight-stationary, ../shared/reference/neupims/README.md): a GEMM instruction
+over `t` input rows has latency R + C - 2 + max(t, 4); back-to-back instructions issue every max(t, 4)
+cycles; loading a weight tile takes R cycles and is exposed (2R - 1 into an empty pipeline). For dataflows
+other than ws the same pipeline is applied with the operand roles of the table above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def cdiv(a, b):
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class Folding:
+    """How a GEMM maps onto the array: the stationary dims, the streamed length T, the number of folds."""
+
+    folds: int
+    stream: int            # T: operand rows streamed per fold
+    used_rows: float       # average array rows in use over the folds
+    used_cols: float
+
+
+def _roles(M, N, K, dataflow: str):
+    """(dim on array rows, dim on array cols, streamed dim) for a dataflow."""
+    if dataflow == "os":
+        return M, N, K
+    if dataflow == "ws":
+        return K, N, M
+    if dataflow == "is":
+        return K, M, N
+    raise ValueError(f"unknown dataflow {dataflow!r}; allowed: is, os, ws")
+
+
+def folding(M: int, N: int, K: int, rows: int, cols: int, dataflow: str) -> Folding:
+    a, b, t = _roles(M, N, K, dataflow)
+    fr, fc = cdiv(a, rows), cdiv(b, cols)
+    return Folding(folds=fr * fc, stream=t, used_rows=a / fr, used_cols=b / fc)
+
+
+def scalesim_cycles(M, N, K, rows: int, cols: int, dataflow: str):
+    """Stall-free cycles as SCALE-Sim v3 reports them ('Total Cycles' with estimated bandwidth).
+
+    Works element-wise on numpy arrays of shapes."""
+    a, b, t = _roles(M, N, K, dataflow)
+    folds = cdiv(a, rows) * cdiv(b, cols)
+    per_fold = t + rows + cols - 2 if dataflow == "os" else 2 * rows + cols + t - 2
+    return folds * per_fold - 1
+
+
+def onnxim_cycles(M, N, K, rows: int, cols: int, dataflow: str = "ws", *, min_rows: int = 4,
+                  instr_rows: int | None = None, warm: bool = False):
+    """Cycles of a GEMM as a sequence of ONNXim-style instructions (weight preload + streamed input rows).
+
+    `instr_rows` caps the input rows per instruction (default: the whole streamed dimension of a fold);
+    `warm` means the pipeline already holds work, so the first preload costs R instead of 2R - 1.
+    Element-wise on numpy arrays."""
+    a, b, t = _roles(M, N, K, dataflow)
+    tiles = cdiv(a, rows) * cdiv(b, cols)
+    chunk = t if instr_rows is None else np.minimum(t, instr_rows)
+    full, rest = t // chunk, t % chunk
+    issue = full * np.maximum(chunk, min_rows) + np.where(rest > 0, np.maximum(rest, min_rows), 0)
+    first_preload = rows if warm else 2 * rows - 1
+    return first_preload + (tiles - 1) * rows + tiles * issue + rows + cols - 2
+
+
+def compute_cycles(M, N, K, rows: int, cols: int, dataflow: str, timing: str, *, min_rows: int = 4,
+                   warm: bool = False):
+    if timing == "scalesim":
+        return scalesim_cycles(M, N, K, rows, cols, dataflow)
+    return onnxim_cycles(M, N, K, rows, cols, dataflow, min_rows=min_rows, warm=warm)
+
+
+def pe_utilisation(M, N, K, rows: int, cols: int, cycles) -> float:
+    """Fraction of PE-cycles doing a MAC."""
+    return float(M * N * K / (rows * cols * np.maximum(cycles, 1)))
+
+
+def operand_reads(M, N, K, rows: int, cols: int, dataflow: str) -> dict[str, float]:
+    """Elements the array reads from the scratchpad (SRAM) and writes back, per operand.
+
+    The stationary operand is read once per fold; the streamed operand once per fold of the other array
+    dimension; in os the outputs are written once, in ws/is partial sums are read and written per K fold."""
+    fr_m, fc_n, fr_k = cdiv(M, rows), cdiv(N, cols), cdiv(K, rows)
+    if dataflow == "os":
+        return {"a": M * K * fc_n, "b": K * N * cdiv(M, rows), "c_read": 0, "c_write": M * N}
+    if dataflow == "ws":
+        return {"a": M * K * fc_n, "b": K * N, "c_read": M * N * (fr_k - 1), "c_write": M * N * fr_k}
+    fc_m = cdiv(M, cols)
+    del fr_m
+    return {"a": M * K, "b": K * N * fc_m, "c_read": M * N * (fr_k - 1), "c_write": M * N * fr_k}

@@ -1,0 +1,57 @@
+"""One simulation from files to results: the function the CLI, the notebooks and the regression call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from simulator.config.loader import parse_set
+from simulator.engine.executor import Executor, Result
+from simulator.engine.stats import Stats
+from simulator.hardware.system import System, load_system
+from simulator.lowering.graph import OpGraph
+from simulator.lowering.transformer import lower
+from simulator.mapping.schedule import Schedule, map_graph
+from simulator.workload.spec import Workload, load_workload
+
+
+@dataclass
+class Run:
+    """Everything one simulation produced, with its tables and summary computed on demand."""
+
+    system: System
+    workload: Workload
+    graph: OpGraph
+    schedule: Schedule
+    result: Result
+
+    @cached_property
+    def stats(self) -> Stats:
+        return Stats(self.result)
+
+    @cached_property
+    def summary(self) -> dict:
+        out = self.stats.summary()
+        out["config"] = {"hw": self.system.resolved, "workload": self.workload.resolved}
+        return out
+
+    @cached_property
+    def ops(self) -> pd.DataFrame:
+        return self.stats.ops_table()
+
+
+def simulate(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, level: str | None = None,
+             memoise: bool | None = None, progress: Callable[[int, int], None] | None = None) -> Run:
+    """Simulate `workload` on `hw` with `--set`-style overrides ('hw.devices=8', 'workload.batch=16')."""
+    overrides = parse_set(list(sets))
+    system = load_system(hw, overrides["hw"])
+    wl = load_workload(workload, overrides["workload"])
+    graph = lower(wl)
+    schedule = map_graph(graph, system, wl)
+    memo = wl.spec.schedule.memoise if memoise is None else memoise
+    result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
+    return Run(system, wl, graph, schedule, result)

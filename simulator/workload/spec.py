@@ -1,0 +1,155 @@
+"""A workload: which model, which phase, which batch of requests, which dtypes, which parallelism and software.
+
+Decode: every request has its own KV length. A uniform batch has `context_len` cached tokens, so the new token
+attends to context_len + 1 keys (itself included); a trace row's `seq_len` is the sequence length including the
+new token (NeuPIMs' convention), so it attends to seq_len keys. Prefill: `batch` prompts of `prompt_len` tokens. Mixed: the decode
+batch plus one chunk of `chunk_len` prompt tokens (chunked prefill) of a request already `prompt_len` long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from simulator.config.loader import Document, load
+from simulator.config.spec import PositiveInt, Spec, validate
+from simulator.errors import ConfigError, allowed
+from simulator.hardware.system import doc_errors
+from simulator.lowering.ops import DTYPE_BYTES
+from simulator.workload.model import ModelSpec, load_model
+from simulator.workload.trace import read_trace
+
+DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+
+class DTypes(Spec):
+    weights: DTypeName = "fp16"
+    activations: DTypeName = "fp16"
+    kv: DTypeName = "fp16"
+
+
+class Schedule(Spec):
+    """Scheduling options of the mapper and executor."""
+
+    memoise: bool = Field(True, description="simulate identical layers once and reuse the result")
+
+
+class WorkloadSpec(Spec):
+    version: int = 1
+    kind: Literal["workload"] = "workload"
+    name: str
+    source: str = ""
+    model: str
+    phase: Literal["prefill", "decode", "mixed"] = "decode"
+    batch: PositiveInt = 1
+    prompt_len: PositiveInt = 128
+    context_len: PositiveInt = 128
+    chunk_len: PositiveInt = 512
+    trace: str | None = None
+    requests: PositiveInt | None = None
+    layers: PositiveInt | None = None
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    dtype: DTypes = DTypes()
+    implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
+    schedule: Schedule = Schedule()
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _one_dtype(cls, value: Any) -> Any:
+        """`dtype: bf16` sets weights, activations and KV alike."""
+        if isinstance(value, str):
+            if value not in DTYPE_BYTES:
+                raise ValueError(f"unknown dtype {value!r}; {allowed(DTYPE_BYTES)}")
+            return {"weights": value, "activations": value, "kv": value}
+        return value
+
+    @model_validator(mode="after")
+    def _requests(self) -> WorkloadSpec:
+        if self.requests is not None and self.trace is None:
+            raise ValueError("'requests' selects rows of a 'trace'; set trace or use batch")
+        return self
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A validated workload with its model resolved and its per-request lengths as arrays."""
+
+    spec: WorkloadSpec
+    model: ModelSpec
+    kv_lens: np.ndarray          # keys attended by each request's newest token (prefill: prompt_len)
+    channels: np.ndarray | None  # decode trace: the PIM channel holding each request's KV cache
+    path: Path
+    resolved: dict[str, Any]
+
+    @property
+    def layers(self) -> int:
+        return self.spec.layers or self.model.layers
+
+    @property
+    def batch(self) -> int:
+        return len(self.kv_lens) if self.spec.phase != "prefill" else self.spec.batch
+
+    @property
+    def new_tokens(self) -> int:
+        """Tokens processed in this step."""
+        s = self.spec
+        if s.phase == "prefill":
+            return s.batch * s.prompt_len
+        if s.phase == "mixed":
+            return self.batch + s.chunk_len
+        return self.batch
+
+    @property
+    def generated_tokens(self) -> int:
+        """Tokens this step produces (one per sequence that samples)."""
+        return self.batch + (1 if self.spec.phase == "mixed" else 0)
+
+
+def load_workload(path: str | Path, overrides: dict[str, Any] | None = None) -> Workload:
+    doc = load(path, overrides, kinds=("workload",))
+    return build_workload(doc)
+
+
+def build_workload(doc: Document) -> Workload:
+    file = str(doc.path)
+    with doc_errors(doc, prefix="workload"):
+        spec = validate(WorkloadSpec, doc.data, file=file)
+        model = load_model(spec.model, file=file)
+        kv, channels = _lengths(spec, doc)
+        _check_fits_model(spec, model, kv, file)
+    return Workload(spec, model, kv, channels, doc.path, doc.data)
+
+
+def _lengths(spec: WorkloadSpec, doc: Document) -> tuple[np.ndarray, np.ndarray | None]:
+    if spec.phase == "prefill":
+        return np.full(spec.batch, spec.prompt_len, dtype=np.int64), None
+    if spec.trace is not None:
+        trace_path = Path(spec.trace)
+        if not trace_path.is_absolute():
+            trace_path = doc.path.parent / trace_path
+        seq, ch = read_trace(trace_path, limit=spec.requests)
+        return seq, ch
+    return np.full(spec.batch, spec.context_len + 1, dtype=np.int64), None
+
+
+def _check_fits_model(spec: WorkloadSpec, model: ModelSpec, kv: np.ndarray, file: str) -> None:
+    longest = int(kv.max()) if len(kv) else 0
+    if spec.phase == "mixed":
+        longest = max(longest, spec.prompt_len + spec.chunk_len)
+    if longest > model.max_position:
+        key = "prompt_len" if spec.phase == "prefill" else ("trace" if spec.trace else "context_len")
+        raise ConfigError(f"sequence length {longest} exceeds the model's maximum of {model.max_position} "
+                          f"positions ({model.name})", file=file, key=key)
+    for name, n in (("heads", model.heads), ("kv_heads", model.n_kv_heads)):
+        if n % spec.tp and spec.tp % n:
+            raise ConfigError(f"tp={spec.tp} does not divide the model's {n} {name.replace('_', ' ')} "
+                              f"({model.name}); allowed: a divisor of {n}", file=file, key="tp")
+    if model.heads % spec.tp:
+        raise ConfigError(f"tp={spec.tp} does not divide the model's {model.heads} heads", file=file, key="tp")
+    if spec.pp > (spec.layers or model.layers):
+        raise ConfigError(f"pp={spec.pp} exceeds the {spec.layers or model.layers} layers", file=file, key="pp")
