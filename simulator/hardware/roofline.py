@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.engine.cost import OpCost
+from simulator.errors import ConfigError, allowed
 from simulator.lowering.ops import Op
 from simulator.memory.analytical import sustained_bandwidth
 from simulator.memory.spec import MemorySpec
@@ -36,7 +37,8 @@ class Roofline:
     def rate(self, op: Op) -> float:
         if op.op_class in ("gemm", "attention"):
             if op.dtype not in self.matrix_flops:
-                raise KeyError(op.dtype)
+                raise ConfigError(f"unit '{self.name}' has no {op.dtype} matrix rate; "
+                                  f"{allowed(self.matrix_flops)} (set the workload's dtype)", key="dtype")
             return self.matrix_flops[op.dtype]
         return self.vector_flops
 

@@ -2,8 +2,8 @@
 
 Tensor parallelism (Megatron style) splits heads, the MLP inner size and the vocabulary by `tp` and adds an
 all-reduce after the attention output projection and after the MLP; pipeline parallelism splits layers into
-`pp` stages with a send/recv of the activations between stages. FLOPs: a linear layer is 2 M N K; attention
-is 2 x 2 x heads x head_dim x (query, key) pairs, counting only unmasked pairs under a causal mask.
+`pp` stages with a send/recv of the activations between stages. The op constructors (and their FLOP counts)
+are in `builders.py`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import math
 
 import numpy as np
 
+from simulator.lowering import builders as mk
 from simulator.lowering.graph import GraphBuilder, OpGraph
 from simulator.lowering.ops import DTYPE_BYTES, Op, Tensor, shape
 from simulator.lowering.profiles import PROFILES, Profile
 from simulator.workload.spec import Workload
-
-VECTOR_FLOPS = {"rmsnorm": 4, "layernorm": 7, "rotary": 3, "silu_mul": 5, "gelu": 8, "relu": 1, "add": 1,
-                "softmax": 5, "sampling": 5, "moe_router": 5, "copy": 0}
 
 
 class Lowering:
@@ -39,37 +37,19 @@ class Lowering:
         self.tokens = workload.new_tokens
 
     # Helpers ---------------------------------------------------------------------------------------------
-    def act_t(self, name: str, elements: float) -> Tensor:
-        return Tensor(name, int(elements), self.act)
-
     def linear(self, b: GraphBuilder, name: str, m: int, n: int, k: int, after, bias: bool | None = None) -> str:
         bias = self.m.bias if bias is None else bias
-        inputs = [self.act_t("x", m * k), Tensor("w", n * k, self.wdt, resident=True)]
-        if bias:
-            inputs.append(Tensor("bias", n, self.wdt, resident=True))
-        op = Op(name, "gemm", shape(M=m, N=n, K=k), 2.0 * m * n * k, tuple(inputs), (self.act_t("y", m * n),),
-                dtype=self.wdt)
-        return b.add(op, after)
+        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias), after)
 
-    def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, *, weight: int = 0,
-               dims: dict | None = None, extra_in: int = 0) -> str:
-        """A vector op over `elements` activations, with the profile's kernels and memory passes."""
-        passes = self.profile.passes(kind)
-        inputs = [self.act_t("x", elements * (passes - 1) + extra_in)]
-        if weight:
-            inputs.append(Tensor("w", weight, self.wdt, resident=True))
-        op = Op(name, kind, shape(elements=elements, **(dims or {})), float(VECTOR_FLOPS.get(kind, 1) * elements),
-                tuple(inputs), (self.act_t("y", elements),), dtype=self.act, kernels=self.profile.kernels(kind))
-        return b.add(op, after)
+    def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, **kw) -> str:
+        return b.add(mk.vector(name, kind, elements, act=self.act, profile=self.profile, **kw), after)
 
     def collective(self, b: GraphBuilder, name: str, kind: str, nbytes: float, devices: int, after) -> str:
-        op = Op(name, kind, shape(bytes=int(nbytes), devices=devices), 0.0, dtype=self.act)
-        return b.add(op, after)
+        return b.add(mk.collective(name, kind, nbytes, devices, act=self.act), after)
 
     def norm(self, b: GraphBuilder, name: str, rows: int, after) -> str:
-        h = self.m.hidden
-        return self.vector(b, name, self.m.norm, rows * h, after, weight=h * (2 if self.m.norm == "layernorm" else 1),
-                           dims={"tokens": rows, "hidden": h})
+        op = mk.norm(name, self.m.norm, rows, self.m.hidden, act=self.act, weights=self.wdt, profile=self.profile)
+        return b.add(op, after)
 
     # Blocks ----------------------------------------------------------------------------------------------
     def prologue(self) -> GraphBuilder:
@@ -77,10 +57,10 @@ class Lowering:
         t, h = self.tokens, self.m.hidden
         op = Op("embedding", "embedding", shape(tokens=t, hidden=h), 0.0,
                 (Tensor("ids", t, "int8"), Tensor("rows", t * h, self.wdt, resident=True)),
-                (self.act_t("x", t * h),), dtype=self.act)
+                (Tensor("x", t * h, self.act),), dtype=self.act)
         last = b.add(op)
         if self.m.position == "learned":
-            last = self.vector(b, "position_add", "add", t * h, last, weight=t * h)
+            last = self.vector(b, "position_add", "add", t * h, last, weight=t * h, weight_dtype=self.wdt)
         return b
 
     def layer(self) -> GraphBuilder:
@@ -96,7 +76,7 @@ class Lowering:
             else:
                 x = self.vector(b, "rotary", "rotary", t * (self.heads + self.kv_heads) * self.d, x)
         kv_new = 2 * t * self.kv_heads * self.d
-        kv = b.add(Op("kv_write", "kv_write", shape(elements=kv_new), 0.0, (self.act_t("kv", kv_new),),
+        kv = b.add(Op("kv_write", "kv_write", shape(elements=kv_new), 0.0, (Tensor("kv", kv_new, self.act),),
                       (Tensor("cache", kv_new, self.kvdt, resident=True),), dtype=self.kvdt,
                       kernels=self.profile.kv_copy_kernels), x)
         attn = self.attention(b, [kv] + ([x] if isinstance(x, str) else list(x)))
@@ -152,41 +132,18 @@ class Lowering:
                 outs.extend(self.per_request_attention(b, name, lens, q, causal, after))
         return outs if len(outs) > 1 else outs[0]
 
-    def pairs(self, kv: np.ndarray, q: int, causal: bool) -> np.ndarray:
-        """(query, key) pairs per request: q x kv, less the masked ones of a causal chunk at the end of kv."""
-        kv = kv.astype(np.float64)
-        return kv * q - (q * (q - 1) / 2 if causal else 0.0)
-
     def fused_attention(self, b: GraphBuilder, name: str, kv: np.ndarray, q: int, causal: bool, after) -> str:
-        hq, hk, d = self.heads, self.kv_heads, self.d
-        n = len(kv)
-        flops = 4.0 * hq * d * float(self.pairs(kv, q, causal).sum())
-        kv_sum = int(kv.sum())
-        op = Op(name, "attention",
-                shape(batch=n, heads=hq, kv_heads=hk, head_dim=d, q_len=q, kv_len=int(kv.max()), kv_sum=kv_sum,
-                      causal=int(causal)),
-                flops,
-                (self.act_t("q", n * q * hq * d), Tensor("kv_cache", 2 * kv_sum * hk * d, self.kvdt, resident=True)),
-                (self.act_t("o", n * q * hq * d),), dtype=self.act)
+        op = mk.attention(name, kv, q, causal, heads=self.heads, kv_heads=self.kv_heads, head_dim=self.d,
+                          act=self.act, kv=self.kvdt)
         return b.add(op, after)
 
     def per_request_attention(self, b: GraphBuilder, name: str, kv: np.ndarray, q: int, causal: bool,
                               after) -> list[str]:
-        hq, hk, d = self.heads, self.kv_heads, self.d
-        pairs = self.pairs(kv, q, causal)
         outs = []
-        for i, (length, p) in enumerate(zip(kv.tolist(), pairs.tolist())):
-            dims = shape(heads=hq, kv_heads=hk, head_dim=d, q_len=q, kv_len=length, causal=int(causal))
-            scores = hq * q * length
-            qk = b.add(Op(f"{name}.qk[{i}]", "attention_qk", dims, 2.0 * hq * d * p,
-                          (self.act_t("q", q * hq * d), Tensor("k_cache", length * hk * d, self.kvdt, resident=True)),
-                          (self.act_t("s", scores),), dtype=self.act, request=i), after)
-            sm = b.add(Op(f"{name}.softmax[{i}]", "softmax", shape(rows=hq * q, cols=length),
-                          float(VECTOR_FLOPS["softmax"] * scores), (self.act_t("s", scores),),
-                          (self.act_t("p", scores),), dtype=self.act, request=i), qk)
-            outs.append(b.add(Op(f"{name}.sv[{i}]", "attention_sv", dims, 2.0 * hq * d * p,
-                                 (self.act_t("p", scores), Tensor("v_cache", length * hk * d, self.kvdt, resident=True)),
-                                 (self.act_t("o", q * hq * d),), dtype=self.act, request=i), sm))
+        for i, length in enumerate(kv.tolist()):
+            qk, sm, sv = mk.attention_request(name, i, length, q, causal, heads=self.heads, kv_heads=self.kv_heads,
+                                              head_dim=self.d, act=self.act, kv=self.kvdt)
+            outs.append(b.add(sv, b.add(sm, b.add(qk, after))))
         return outs
 
     def epilogue(self) -> GraphBuilder:
@@ -210,5 +167,5 @@ def lower(workload: Workload) -> OpGraph:
     handoff = None
     if pp > 1:
         nbytes = workload.new_tokens * workload.model.hidden * DTYPE_BYTES[low.act]
-        handoff = Op("pp_send_recv", "send_recv", shape(bytes=int(nbytes), devices=2), 0.0, dtype=low.act)
+        handoff = mk.collective("pp_send_recv", "send_recv", nbytes, 2, act=low.act)
     return OpGraph(low.prologue().graph, low.layer().graph, low.epilogue().graph, layers, stages, handoff)

@@ -1,0 +1,181 @@
+"""The `simulate` command: run, op, list, show, regress (see docs/cli.md).
+
+User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulator.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+HW_DIR, WL_DIR = ROOT / "hwconfigs", ROOT / "workloads"
+
+
+def resolve(ref: str, folder: Path) -> Path:
+    """A path as given, or a shipped file named by its stem (`h100` -> hwconfigs/h100.yaml)."""
+    p = Path(ref)
+    if p.exists() or p.suffix in (".yaml", ".yml", ".json", ".csv"):
+        return p
+    for candidate in sorted(folder.rglob(f"{ref}.yaml")):
+        return candidate
+    return p
+
+
+def _json(obj: dict) -> str:
+    return json.dumps(obj, indent=2, default=float)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.report.outputs import write_run
+    from simulator.report.text import summary_text
+    from simulator.run import simulate
+
+    progress = None
+    if sys.stderr.isatty() and not args.json:
+        def progress(i: int, n: int) -> None:
+            print(f"\r  simulating layer {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
+
+    run = simulate(resolve(args.hw, HW_DIR), resolve(args.workload, WL_DIR), args.set, level=args.level,
+                   memoise=False if args.no_memoise else None, progress=progress)
+    if args.out:
+        write_run(run, Path(args.out))
+    if args.json:
+        print(_json(run.summary))
+    else:
+        print(summary_text(run.summary))
+        if args.out:
+            print(f"  outputs        {args.out}/ (summary.json, ops.csv, trace.json, config.yaml, plots)")
+    return 0
+
+
+def cmd_op(args: argparse.Namespace) -> int:
+    from simulator.single_op import build_op, run_op
+
+    result = run_op(resolve(args.hw, HW_DIR), build_op(args), unit=args.unit, level=args.level, sets=args.set)
+    print(_json(result) if args.json else _text_op(result))
+    return 0
+
+
+def _text_op(r: dict) -> str:
+    return "\n".join(f"{k:18s} {v}" for k, v in r.items() if not isinstance(v, dict))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from simulator.catalogue import catalogue
+
+    for section, rows in catalogue(ROOT).items():
+        print(f"{section}:")
+        for name, desc in rows:
+            print(f"  {name:34s} {desc}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from simulator.catalogue import show
+
+    print(show(args.name, ROOT, args.set))
+    return 0
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    from simulator.regress import regress
+
+    return regress(Path(args.baseline), update=args.update)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simulate", description="Cycle-level simulator for LLM accelerators.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="simulate a workload on a hardware system")
+    r.add_argument("hw", help="system YAML (path, or a name under hwconfigs/)")
+    r.add_argument("workload", help="workload YAML (path, or a name under workloads/)")
+    _common(r)
+    r.add_argument("--out", help="directory for summary.json, ops.csv, trace.json, config.yaml and plots")
+    r.add_argument("--no-memoise", action="store_true", help="re-simulate every layer (check memoisation)")
+    r.set_defaults(func=cmd_run)
+
+    o = sub.add_parser("op", help="simulate one operator on one unit")
+    o.add_argument("hw", help="system YAML")
+    osub = o.add_subparsers(dest="op", required=True)
+    g = osub.add_parser("gemm", help="a linear layer y[M,N] = x[M,K] W[N,K]^T")
+    for d in ("M", "N", "K"):
+        g.add_argument(d, type=_positive)
+    a = osub.add_parser("attention-decode", help="decode attention, one query token per request")
+    a.add_argument("--kv-len", type=_positive, required=True)
+    ap = osub.add_parser("attention-prefill", help="prefill attention over a prompt")
+    ap.add_argument("--seq", type=_positive, required=True)
+    ap.add_argument("--causal", action="store_true")
+    for x in (a, ap):
+        x.add_argument("--batch", type=_positive, default=1)
+        x.add_argument("--heads", type=_positive, required=True)
+        x.add_argument("--kv-heads", type=_positive)
+        x.add_argument("--head-dim", type=_positive, required=True)
+    n = osub.add_parser("rmsnorm", help="RMSNorm over tokens x hidden")
+    n.add_argument("--tokens", type=_positive, required=True)
+    n.add_argument("--hidden", type=_positive, required=True)
+    n.add_argument("--implementation", default="fused", choices=["fused", "eager-pytorch", "unfused"])
+    s = osub.add_parser("softmax", help="softmax over rows x cols")
+    s.add_argument("--rows", type=_positive, required=True)
+    s.add_argument("--cols", type=_positive, required=True)
+    for x in (g, a, ap, n, s):
+        x.add_argument("--dtype", default="bf16", help="fp32, bf16, fp16, fp8, int8, int4 (default bf16)")
+        x.add_argument("--unit", help="unit name in the system (default: the unit the system maps this op to)")
+        _common(x, run_only=False)
+    o.set_defaults(func=cmd_op)
+
+    ls = sub.add_parser("list", help="list shipped hardware, workloads and models")
+    ls.set_defaults(func=cmd_list)
+    sh = sub.add_parser("show", help="print one hardware, workload or model config, resolved")
+    sh.add_argument("name")
+    sh.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sh.set_defaults(func=cmd_show)
+
+    rg = sub.add_parser("regress", help="re-run the baseline estimates and fail on moves beyond tolerance")
+    rg.add_argument("--baseline", default=str(ROOT / "reports" / "baseline.csv"))
+    rg.add_argument("--update", action="store_true", help="rewrite the baseline with today's estimates")
+    rg.set_defaults(func=cmd_regress)
+    return p
+
+
+def _common(p: argparse.ArgumentParser, run_only: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--level", choices=["analytical", "transaction", "command"],
+                   help="fidelity level (default: the system's `level`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value: hw.<path>=V" + (" or workload.<path>=V" if run_only else ""))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # the reader went away (e.g. `| head`): not an error
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Constructors of single ops with their FLOPs and tensors; the transformer lowering and `simulate op` share them.
+
+FLOPs: a linear layer is 2 M N K; attention is 2 x 2 x heads x head_dim per (query, key) pair, counting only
+unmasked pairs under a causal mask; vector ops cost VECTOR_FLOPS per element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.lowering.ops import Op, Tensor, shape
+from simulator.lowering.profiles import PROFILES, Profile
+
+VECTOR_FLOPS = {"rmsnorm": 4, "layernorm": 7, "rotary": 3, "silu_mul": 5, "gelu": 8, "relu": 1, "add": 1,
+                "softmax": 5, "sampling": 5, "moe_router": 5, "copy": 0}
+
+
+def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: bool = False) -> Op:
+    """y[M,N] = x[M,K] W[N,K]^T (+ bias): a linear layer whose weights are resident in memory."""
+    inputs = [Tensor("x", m * k, act), Tensor("w", n * k, weights, resident=True)]
+    if bias:
+        inputs.append(Tensor("bias", n, weights, resident=True))
+    return Op(name, "gemm", shape(M=m, N=n, K=k), 2.0 * m * n * k, tuple(inputs), (Tensor("y", m * n, act),),
+              dtype=weights)
+
+
+def vector(name: str, kind: str, elements: int, *, act: str, profile: Profile = PROFILES["fused"],
+           weight: int = 0, weight_dtype: str | None = None, extra_in: int = 0, dims: dict | None = None) -> Op:
+    """An elementwise/reduction op over `elements` activations with the profile's kernels and memory passes."""
+    passes = profile.passes(kind)
+    inputs = [Tensor("x", int(elements * (passes - 1) + extra_in), act)]
+    if weight:
+        inputs.append(Tensor("w", weight, weight_dtype or act, resident=True))
+    return Op(name, kind, shape(elements=elements, **(dims or {})), float(VECTOR_FLOPS.get(kind, 1) * elements),
+              tuple(inputs), (Tensor("y", int(elements), act),), dtype=act, kernels=profile.kernels(kind))
+
+
+def norm(name: str, kind: str, tokens: int, hidden: int, *, act: str, weights: str,
+         profile: Profile = PROFILES["fused"]) -> Op:
+    return vector(name, kind, tokens * hidden, act=act, profile=profile,
+                  weight=hidden * (2 if kind == "layernorm" else 1), weight_dtype=weights,
+                  dims={"tokens": tokens, "hidden": hidden})
+
+
+def softmax(name: str, rows: int, cols: int, *, act: str, request: int | None = None) -> Op:
+    n = rows * cols
+    return Op(name, "softmax", shape(rows=rows, cols=cols), float(VECTOR_FLOPS["softmax"] * n),
+              (Tensor("s", n, act),), (Tensor("p", n, act),), dtype=act, request=request)
+
+
+def attention_pairs(kv: np.ndarray, q: int, causal: bool) -> np.ndarray:
+    """(query, key) pairs per request: q x kv, less the masked ones when the q queries are the last kv keys."""
+    kv = np.asarray(kv, dtype=np.float64)
+    return kv * q - (q * (q - 1) / 2 if causal else 0.0)
+
+
+def attention(name: str, kv_lens: np.ndarray, q: int, causal: bool, *, heads: int, kv_heads: int, head_dim: int,
+              act: str, kv: str) -> Op:
+    """Fused flash-style attention over a batch of requests with per-request KV lengths."""
+    kv_lens = np.asarray(kv_lens, dtype=np.int64)
+    n, kv_sum = len(kv_lens), int(kv_lens.sum())
+    flops = 4.0 * heads * head_dim * float(attention_pairs(kv_lens, q, causal).sum())
+    return Op(name, "attention",
+              shape(batch=n, heads=heads, kv_heads=kv_heads, head_dim=head_dim, q_len=q, kv_len=int(kv_lens.max()),
+                    kv_sum=kv_sum, causal=int(causal)),
+              flops,
+              (Tensor("q", n * q * heads * head_dim, act),
+               Tensor("kv_cache", 2 * kv_sum * kv_heads * head_dim, kv, resident=True)),
+              (Tensor("o", n * q * heads * head_dim, act),), dtype=act)
+
+
+def attention_request(name: str, request: int, kv_len: int, q: int, causal: bool, *, heads: int, kv_heads: int,
+                      head_dim: int, act: str, kv: str) -> tuple[Op, Op, Op]:
+    """Unfused attention of one request: Q.K^T, softmax, S.V (GEMVs in decode)."""
+    dims = shape(heads=heads, kv_heads=kv_heads, head_dim=head_dim, q_len=q, kv_len=kv_len, causal=int(causal))
+    pairs = float(attention_pairs(np.array([kv_len]), q, causal)[0])
+    scores = heads * q * kv_len
+    qk = Op(f"{name}.qk[{request}]", "attention_qk", dims, 2.0 * heads * head_dim * pairs,
+            (Tensor("q", q * heads * head_dim, act), Tensor("k_cache", kv_len * kv_heads * head_dim, kv, resident=True)),
+            (Tensor("s", scores, act),), dtype=act, request=request)
+    sm = softmax(f"{name}.softmax[{request}]", heads * q, kv_len, act=act, request=request)
+    sv = Op(f"{name}.sv[{request}]", "attention_sv", dims, 2.0 * heads * head_dim * pairs,
+            (Tensor("p", scores, act), Tensor("v_cache", kv_len * kv_heads * head_dim, kv, resident=True)),
+            (Tensor("o", q * heads * head_dim, act),), dtype=act, request=request)
+    return qk, sm, sv
+
+
+def collective(name: str, kind: str, nbytes: float, devices: int, *, act: str) -> Op:
+    return Op(name, kind, shape(bytes=int(nbytes), devices=devices), 0.0, dtype=act)

@@ -1,0 +1,67 @@
+"""`simulate op`: one operator on one unit of a system, reported in the same terms as a whole run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from simulator.config.loader import parse_set
+from simulator.errors import ConfigError, allowed
+from simulator.hardware.system import load_system
+from simulator.lowering import builders as mk
+from simulator.lowering.ops import DTYPE_BYTES, Op
+from simulator.lowering.profiles import PROFILES
+from simulator.report.outputs import unit_peaks
+
+
+def build_op(args: argparse.Namespace) -> Op:
+    """The Op that the `simulate op` arguments describe."""
+    dt = args.dtype
+    if dt not in DTYPE_BYTES:
+        raise ConfigError(f"unknown dtype '{dt}'; {allowed(DTYPE_BYTES)}", file="--dtype")
+    if args.op == "gemm":
+        return mk.gemm("gemm", args.M, args.N, args.K, weights=dt, act=dt)
+    if args.op in ("attention-decode", "attention-prefill"):
+        kv_heads = args.kv_heads or args.heads
+        if args.heads % kv_heads:
+            raise ConfigError(f"--heads {args.heads} must be a multiple of --kv-heads {kv_heads}", file="--kv-heads")
+        decode = args.op == "attention-decode"
+        length = args.kv_len if decode else args.seq
+        return mk.attention(args.op, np.full(args.batch, length), 1 if decode else args.seq,
+                            False if decode else args.causal, heads=args.heads, kv_heads=kv_heads,
+                            head_dim=args.head_dim, act=dt, kv=dt)
+    if args.op == "rmsnorm":
+        return mk.norm("rmsnorm", "rmsnorm", args.tokens, args.hidden, act=dt, weights=dt,
+                       profile=PROFILES[args.implementation])
+    if args.op == "softmax":
+        return mk.softmax("softmax", args.rows, args.cols, act=dt)
+    raise ConfigError(f"unknown operator '{args.op}'")
+
+
+def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = None, sets=()) -> dict:
+    """Cost `op` on `unit` (default: the unit the system maps its class to)."""
+    overrides = parse_set(list(sets))
+    if overrides["workload"]:
+        raise ConfigError("simulate op takes only hw.<key> overrides", file="--set")
+    system = load_system(hw, overrides["hw"])
+    name = unit or system.mapping.get(op.op_class)
+    if name not in system.units and name != "link":
+        raise ConfigError(f"unknown unit '{name}'; {allowed(system.units)}", file="--unit")
+    model = system.models(level)[name]
+    cost = model.cost(op)
+    spec = system.units[name]
+    energy = sum(n * spec.energy.get(a, 0.0) for a, n in cost.counts.items())
+    peak = unit_peaks(system).get(name, (0.0, 0.0))[0]
+    achieved = op.flops / cost.time_s if cost.time_s else 0.0
+    out = {
+        "system": system.name, "unit": name, "unit_type": spec.type, "level": level or system.level,
+        "op": op.kind, "shape": dict(op.shape), "dtype": op.dtype,
+        "latency_s": cost.time_s, "cycles": cost.cycles, "bound": cost.bound,
+        "flops": op.flops, "bytes": op.bytes, "achieved_tflops": achieved / 1e12,
+        "utilisation": achieved / peak if peak else 0.0,
+        "energy_j": energy, "counts": cost.counts, "bytes_by_memory": cost.bytes,
+    }
+    out.update({k: v for k, v in cost.detail.items() if k not in out})
+    return out
