@@ -58,7 +58,10 @@ class Roofline:
         if overhead > max(t_compute, t_memory):
             bound = "latency"
         counts = _counts(op)
-        moved = {self.memory_name: op.bytes} if self.memory_name else {}
+        bus_bytes = streamed if self.internal_bandwidth else op.bytes
+        moved = {self.memory_name: bus_bytes} if self.memory_name else {}
+        if self.internal_bandwidth:
+            counts["pim.internal_byte"] = resident
         return OpCost(time_s=time_s, cycles=time_s * self.clock, bound=bound, flops=flops, counts=counts,
                       bytes=moved, detail={"t_compute_s": t_compute, "t_memory_s": t_memory,
                                            "overhead_s": overhead})
