@@ -22,7 +22,7 @@ def time_by_op(ops: pd.DataFrame, path: Path, title: str) -> None:
     total = ops.assign(t=ops["time_us"] * ops["count"]).pivot_table(index="unit", columns="kind", values="t",
                                                                      aggfunc="sum", fill_value=0.0)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    (total / 1e3).plot(kind="barh", stacked=True, ax=ax, width=0.6)
+    (total / 1e3).plot(kind="barh", stacked=True, ax=ax, width=0.6, colormap="tab20")
     ax.set_xlabel("busy time (ms)")
     ax.set_title(title)
     ax.legend(fontsize=7, ncols=2, loc="best")
