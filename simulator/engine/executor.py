@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import simpy
 
+from simulator.engine.component import Component
 from simulator.engine.cost import OpCost
 from simulator.engine.time import to_ps
 from simulator.lowering.ops import Op
@@ -91,7 +92,7 @@ class Executor:
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         env = simpy.Environment()
-        units = {u: simpy.Resource(env, capacity=1) for u in self.models}
+        units = {u: Component(env, name=u) for u in self.models}
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
         sched = self.schedule
@@ -105,11 +106,8 @@ class Executor:
             op: Op = graph.nodes[node]["op"]
             unit = sched.unit_of(op)
             cost = self.cost(op, unit)
-            with units[unit].request() as req:
-                yield req
-                start = env.now
-                yield env.timeout(to_ps(cost.time_s))
-                events.append(OpEvent(node, op, unit, start, env.now, cost))
+            start, end = yield from units[unit].execute(cost)
+            events.append(OpEvent(node, op, unit, start, end, cost))
             done[node].succeed()
 
         for node in nx.topological_sort(graph):

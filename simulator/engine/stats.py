@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from simulator.engine.executor import Result
-from simulator.engine.time import to_s
+from simulator.engine.time import ClockDomain, to_s
 
 
 @dataclass
@@ -71,8 +71,9 @@ class Stats:
                                  "peak_gbps": system.link.bandwidth / 1e9,
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
         energy = self.energy(latency, moved, counts)
-        cycles = {u: latency * getattr(s, "clock") for u, s in system.units.items()}
-        cycles.update({n: latency / m.tck for n, m in system.memories.items()})
+        domains = [ClockDomain(u, s.clock) for u, s in system.units.items()]
+        domains += [ClockDomain(n, 1 / m.tck) for n, m in system.memories.items()]
+        cycles = {d.name: d.cycles(res.latency_ps) for d in domains}
         tokens = wl.generated_tokens
         blocks = defaultdict(float)
         for p in res.placements:
