@@ -134,3 +134,18 @@ def test_pipeline_parallel_adds_handoffs():
     r = simulate(ROOT / "hwconfigs/h100.yaml", LLAMA, ["hw.devices=4", "workload.pp=4"])
     assert r.summary["stages"]["pipeline_handoff_s"] > 0
     assert sorted({p.device for p in r.result.placements}) == [0, 1, 2, 3]
+
+
+def test_neupims_stages_and_commands_in_summary():
+    r = simulate(ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml",
+                 ["workload.requests=16", "workload.layers=1"])
+    st = r.summary["stages"]
+    assert {"A", "B", "E"} <= set(st)
+    for name in "ABE":
+        assert st[name]["cycles"] > 0
+        assert 0 <= st[name]["bandwidth_utilisation"]["hbm"] <= 1
+    assert st["B"]["pim_cycles"] > 0 and st["A"]["pim_cycles"] == 0
+    # the stages tile the layer: their cycles plus exposed communication equal the layer time (1 GHz NPU)
+    total = sum(st[n]["cycles"] + st[n]["communication_cycles"] for n in "ABE")
+    assert total == pytest.approx(st["layer_s"] * 1e9, rel=1e-9)
+    assert isinstance(r.summary["commands"], dict)

@@ -83,6 +83,21 @@ class Stats:
         for _, ev in res.timeline():
             by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
         graph = sched.graph
+        commands: dict[str, float] = defaultdict(float)
+        for unit_counts in counts.values():
+            for action, n in unit_counts.items():
+                if action.startswith("cmd."):
+                    commands[action[4:]] += n
+        stages = {
+            "prologue_s": blocks.get("prologue", 0.0),
+            "layers_s": blocks.get("layer", 0.0),
+            "layer_s": to_s(layer_runs[0].duration_ps) if layer_runs else 0.0,
+            "pipeline_handoff_s": blocks.get("handoff", 0.0),
+            "epilogue_s": blocks.get("epilogue", 0.0),
+            "busy_by_op_class_s": dict(by_class),
+        }
+        if layer_runs:
+            stages.update(self.layer_phases(layer_runs[0]))
         return {
             "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
             "level": res.level, "latency_s": latency,
@@ -93,14 +108,8 @@ class Stats:
             "energy_per_token_j": energy["total"] / tokens if tokens else 0.0,
             "bandwidth": bandwidth,
             "utilisation": utilisation,
-            "stages": {
-                "prologue_s": blocks.get("prologue", 0.0),
-                "layers_s": blocks.get("layer", 0.0),
-                "layer_s": to_s(layer_runs[0].duration_ps) if layer_runs else 0.0,
-                "pipeline_handoff_s": blocks.get("handoff", 0.0),
-                "epilogue_s": blocks.get("epilogue", 0.0),
-                "busy_by_op_class_s": dict(by_class),
-            },
+            "stages": stages,
+            "commands": dict(commands),
             "params": wl.model.params,
             "active_params": wl.model.active_params,
             "flops": graph.flops,
@@ -111,6 +120,36 @@ class Stats:
             "devices_used": wl.spec.tp * wl.spec.pp,
             "wall_time_s": res.wall_s,
         }
+
+    def layer_phases(self, run) -> dict:
+        """NeuPIMs' stages of one layer: A before the first attention op (QKV generation), B from the first
+        attention op to the last (multi-head attention), E after it (projection and FFN). Cycles are in the
+        clock of the unit that runs the GEMMs and exclude exposed communication (time when only collectives
+        run), which is reported apart as `communication_cycles`: the NeuPIMs artifact simulates one device
+        and no interconnect. `pim_cycles` is PIM-unit busy time in the same clock."""
+        system = self.result.schedule.system
+        att = [ev for ev in run.events if ev.op.op_class == "attention"]
+        if not att:
+            return {}
+        host = system.mapping.get("gemm")
+        clock = ClockDomain(host, system.units[host].clock) if host in system.units else ClockDomain("ps", 1e12)
+        b0, b1 = min(ev.start_ps for ev in att), max(ev.end_ps for ev in att)
+        out = {}
+        for name, lo, hi in (("A", 0, b0), ("B", b0, b1), ("E", b1, run.duration_ps)):
+            inside = [ev for ev in run.events if ev.start_ps >= lo and ev.end_ps <= hi and ev.end_ps > ev.start_ps]
+            pim = sum(ev.end_ps - ev.start_ps for ev in inside if system.units.get(ev.unit) is not None
+                      and system.units[ev.unit].type == "pim")
+            comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
+            work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
+            exposed = _union(comm + work) - _union(work) if comm else 0
+            util: dict[str, float] = {}
+            for mem, spec in system.memories.items():
+                moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
+                span = hi - lo - exposed
+                util[mem] = moved / (to_s(span) * spec.peak_bandwidth) if span > 0 else 0.0
+            out[name] = {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
+                         "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
+        return out
 
     def energy(self, latency: float, moved: dict[str, float], counts: dict[str, dict[str, float]]) -> dict:
         system = self.result.schedule.system
@@ -131,3 +170,16 @@ class Stats:
             by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
 
+
+
+def _union(intervals: list[tuple[int, int]]) -> int:
+    """Total length covered by a set of [start, end) intervals."""
+    total, reach = 0, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
