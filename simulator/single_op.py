@@ -50,7 +50,8 @@ def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = Non
     if name not in system.units and name != "link":
         raise ConfigError(f"unknown unit '{name}'; {allowed(system.units)}", file="--unit")
     model = system.models(level)[name]
-    cost = model.cost(op)
+    isolated = getattr(model, "cost_isolated", None)  # a model may price a lone call differently (GPU eager launch)
+    cost = isolated(op) if isolated is not None else model.cost(op)
     spec = system.units[name]
     energy = sum(n * spec.energy.get(a, 0.0) for a, n in cost.counts.items())
     peak = unit_peaks(system).get(name, (0.0, 0.0))[0]

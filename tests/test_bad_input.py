@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from simulator.cli import ROOT
 
 H100, LLAMA = str(ROOT / "hwconfigs/h100.yaml"), str(ROOT / "workloads/llama2-7b.yaml")
 NEUPIMS, GPT3 = str(ROOT / "hwconfigs/neupims.yaml"), str(ROOT / "workloads/gpt3-7b-decode.yaml")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import ROOT
+from simulator.cli import ROOT
 
 H100, LLAMA = str(ROOT / "hwconfigs/h100.yaml"), str(ROOT / "workloads/llama2-7b.yaml")
 DESIGN_KEYS = {"latency_s", "cycles", "throughput_tokens_per_s", "energy_j", "bandwidth", "utilisation", "stages",

@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from simulator.cli import ROOT
 from simulator.config.loader import deep_merge, load, parse_set
 from simulator.errors import ConfigError
 from simulator.hardware.system import build_system, load_system

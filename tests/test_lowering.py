@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from simulator.cli import ROOT
 from simulator.config.loader import load
 from simulator.lowering.transformer import lower
 from simulator.workload.spec import build_workload, load_workload

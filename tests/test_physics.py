@@ -3,7 +3,7 @@ memoisation changes nothing, and the pieces add up."""
 
 import pytest
 
-from conftest import ROOT
+from simulator.cli import ROOT
 from simulator.engine.time import to_s
 from simulator.lowering.ops import DTYPE_BYTES
 from simulator.memory.analytical import sustained_bandwidth
@@ -50,8 +50,11 @@ def test_single_unit_memory_bandwidth_at_most_sustained(run):
             assert s["bandwidth"][name]["gbps"] * 1e9 <= sustained_bandwidth(mem) * (1 + 1e-9)
 
 
-def test_bytes_moved_equal_bytes_needed(run):
+@pytest.mark.parametrize("index", range(len(PAIRS)), ids=[f"{p[0].stem}-{p[1].stem}" for p in PAIRS])
+def test_bytes_moved_equal_bytes_needed(index):
     """At the analytical level each op moves exactly its operands once (PIM keeps resident operands in banks)."""
+    hw, wl, sets = PAIRS[index]
+    run = simulate(hw, wl, sets, level="analytical")
     moved = sum(b["bytes"] for n, b in run.summary["bandwidth"].items() if n != "link")
     needed = 0.0
     for p, ev in run.result.timeline():

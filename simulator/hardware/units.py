@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.asic.spec import AsicSpec
+from simulator.gpu.model import gpu_model
 from simulator.gpu.spec import GpuSpec
 from simulator.hardware.registry import UnitType, register
 from simulator.hardware.roofline import Roofline
@@ -41,6 +42,7 @@ def asic_roofline(name: str, spec: AsicSpec, memory) -> Roofline:
 
 
 register(UnitType("npu", NpuSpec, ("gemm", "attention", "vector", "memory"), {"analytical": npu_roofline}))
-register(UnitType("gpu", GpuSpec, ("gemm", "attention", "vector", "memory"), {"analytical": gpu_roofline}))
+register(UnitType("gpu", GpuSpec, ("gemm", "attention", "vector", "memory"),
+                  {"analytical": gpu_roofline, "transaction": gpu_model}))
 register(UnitType("pim", PimSpec, ("attention", "gemm"), {"analytical": pim_roofline}))
 register(UnitType("asic", AsicSpec, ("vector", "memory"), {"analytical": asic_roofline}))

@@ -1,0 +1,184 @@
+"""The GPU's transaction-level model: one call per op, each op a short list of modelled kernels.
+
+Dims contract (what `Op.dims` must hold per kind; names as the lowering emits them):
+
+    gemm                      M, N, K            x[M,K] . W[N,K]^T; optional `batch` (a batched matmul, N per batch)
+    attention                 batch, heads, kv_heads, head_dim, q_len, kv_len (longest request), kv_sum (sum of
+                              the requests' KV lengths; default batch x kv_len), causal (0/1). q_len <= 16 uses
+                              the split-KV decode kernel, longer q_len the flash prefill kernel.
+    attention_qk/attention_sv heads, kv_heads, head_dim, q_len, kv_len (one request, unfused batched GEMMs)
+    softmax, sampling         rows, cols
+    rmsnorm, layernorm        tokens, hidden; `Op.kernels` picks the implementation: 1 fused, 2 two-pass
+                              (PyTorch F.rms_norm), 8 HF eager with fp32 upcast (see elementwise.rmsnorm_kernels)
+    add, gelu, silu_mul, rotary, copy, kv_write, embedding, moe_router (and any other vector/memory kind)
+                              elements; Op.inputs / Op.outputs hold ALL the traffic of the op's `Op.kernels`
+                              kernels (the lowering's profile "passes", intermediates included); the model
+                              splits it evenly over the kernels, later kernels reading from L2 when it fits
+
+Launch modes: "graph" (CUDA graph, the whole-step default: each kernel pays `launch_overhead`) and "eager"
+(each kernel also pays `eager_launch_gap`, and the timed call pays `eager_call_overhead` once; this is what a
+single `F.linear` timed with CUDA events measures).
+"""
+
+from __future__ import annotations
+
+from simulator.engine.cost import OpCost
+from simulator.gpu import attention as attn
+from simulator.gpu.elementwise import Kernel, kernel_time, rmsnorm_kernels, softmax_kernels, split_kernels
+from simulator.gpu.gemm import plan_gemm
+from simulator.gpu.machine import LAUNCH_MODES, Machine
+from simulator.gpu.spec import GpuSpec
+from simulator.lowering.ops import DTYPE_BYTES, Op
+from simulator.memory.spec import MemorySpec
+
+DECODE_MAX_Q = 16
+
+
+class GpuModel:
+    """Kernel-level cost model of one GPU with its memory. `cost(op)` is memoised on the op's identity."""
+
+    def __init__(self, spec: GpuSpec, memory: MemorySpec, *, mode: str = "graph", name: str = "gpu",
+                 memo: bool = True):
+        if mode not in LAUNCH_MODES:
+            raise ValueError(f"launch mode must be one of {LAUNCH_MODES}, got {mode!r}")
+        self._spec = spec
+        self._memory = memory
+        self._m = Machine.build(spec, memory)
+        self._mode = mode
+        self._name = name
+        self._memo: dict[tuple, OpCost] | None = {} if memo else None
+
+    @property
+    def spec(self) -> GpuSpec:
+        return self._spec
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def memory_name(self) -> str:
+        return self._spec.memory or "hbm"
+
+    @property
+    def static_power(self) -> float:
+        return self._spec.static_power
+
+    def cost_isolated(self, op: Op) -> OpCost:
+        """One call on its own, as `simulate op` measures it: eager launch (the calibration's median_us)."""
+        return self.cost(op, mode="eager")
+
+    def cost(self, op: Op, mode: str | None = None) -> OpCost:
+        mode = mode or self._mode
+        if mode not in LAUNCH_MODES:
+            raise ValueError(f"launch mode must be one of {LAUNCH_MODES}, got {mode!r}")
+        key = (op.key(), mode)
+        if self._memo is not None and key in self._memo:
+            return self._memo[key]
+        handler = _HANDLERS.get(op.kind)
+        if handler is None and op.op_class in ("vector", "memory"):
+            handler = GpuModel._elementwise          # any other elementwise kind: bandwidth + launch
+        if handler is None:
+            raise ValueError(f"op kind {op.kind!r} does not run on a GPU unit (collectives run on links)")
+        work, kernels, hbm, l2, bound, detail = handler(self, op)
+        launch = self._m.launch(kernels, mode)
+        time_s = work + launch
+        if launch > work:
+            bound = "latency"
+        counts = _counts(op, l2)
+        cost = OpCost(time_s=time_s, cycles=time_s * self._spec.clock, bound=bound, flops=op.flops,
+                      counts=counts, bytes={self.memory_name: hbm},
+                      detail={"kernels": kernels, "launch_s": launch, "work_s": work, "mode": mode, **detail})
+        if self._memo is not None:
+            self._memo[key] = cost
+        return cost
+
+    # --- handlers: return (work seconds, kernels, HBM bytes, L2/SRAM bytes, bound, detail) ---
+
+    def _gemm(self, op: Op):
+        d = op.dims
+        batch = d.get("batch", 1)
+        out_dtype = op.outputs[0].dtype if op.outputs else None
+        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype)
+        detail = {"tile": f"{p.bm}x{p.bn}", "split_k": p.split_k if p.split_k else "stream-k", "ctas": p.ctas,
+                  "waves": p.waves, "stages": p.stages, "clock_hz": p.clock, "t_mainloop_s": p.t_mainloop,
+                  "t_hbm_s": p.t_hbm, "slow_path": p.slow_path}
+        return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, detail
+
+    def _attention(self, op: Op):
+        d = op.dims
+        B, H, KH, D = d["batch"], d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"]
+        q, L = d.get("q_len", 1), d["kv_len"]
+        if q <= DECODE_MAX_Q:
+            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype)
+        else:
+            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype)
+        return p.time_s, p.kernels, p.hbm_bytes, p.hbm_bytes, p.bound, {"kernel": p.kind, "ctas": p.ctas,
+                                                                         "splits": p.splits}
+
+    def _attention_part(self, op: Op):
+        d = op.dims
+        H, KH, D, q, L = d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"], d.get("q_len", 1), d["kv_len"]
+        group = H // KH
+        if op.kind == "attention_qk":      # [q*group, D] . K[L, D]^T per KV head
+            M, N, K = q * group, L * KH, D
+        else:                              # [q*group, L] . V[L, D] per KV head
+            M, N, K = q * group, D * KH, L
+        p = plan_gemm(self._m, M, N, K, op.dtype)
+        return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, {"tile": f"{p.bm}x{p.bn}"}
+
+    def _kernels(self, ks: list[Kernel], bound: str = "memory"):
+        work = sum(kernel_time(self._m, k) for k in ks)
+        hbm = sum(k.bytes for k in ks if not (k.intermediate and self._m.fits_l2(k.bytes)))
+        l2 = sum(k.bytes for k in ks)
+        return work, len(ks), hbm, l2, bound, {}
+
+    def _norm(self, op: Op):
+        d = op.dims
+        return self._kernels(rmsnorm_kernels(d["tokens"], d["hidden"], op.dtype, op.kernels,
+                                             layer=op.kind == "layernorm"))
+
+    def _softmax(self, op: Op):
+        d = op.dims
+        if "rows" not in d or "cols" not in d:
+            return self._elementwise(op)
+        out = op.outputs[0].dtype if op.outputs else op.dtype
+        return self._kernels(softmax_kernels(d["rows"], d["cols"], op.dtype, out))
+
+    def _elementwise(self, op: Op):
+        read, write = op.bytes_in, op.bytes_out
+        if not read and not write:
+            n = op.dims.get("elements", 0) * DTYPE_BYTES[op.dtype]
+            read, write = n, n
+        return self._kernels(split_kernels(read, write, op.kernels))
+
+
+_HANDLERS = {
+    "gemm": GpuModel._gemm,
+    "attention": GpuModel._attention,
+    "attention_qk": GpuModel._attention_part,
+    "attention_sv": GpuModel._attention_part,
+    "softmax": GpuModel._softmax,
+    "sampling": GpuModel._softmax,
+    "rmsnorm": GpuModel._norm,
+    "layernorm": GpuModel._norm,
+    **{k: GpuModel._elementwise for k in ("add", "gelu", "silu_mul", "rotary", "copy", "kv_write", "embedding",
+                                          "moe_router")},
+}
+
+
+def _counts(op: Op, l2_bytes: float) -> dict[str, float]:
+    """Actions for the energy table: tensor MACs by dtype, vector ops, bytes through L2/shared memory."""
+    if op.op_class in ("gemm", "attention"):
+        return {f"mac.{op.dtype}": op.flops / 2, "sram.byte": l2_bytes}
+    counts = {"sram.byte": l2_bytes}
+    if op.flops:
+        counts["vector.op"] = op.flops
+    return counts
+
+
+def gpu_model(name: str, spec: GpuSpec, memory: MemorySpec | None) -> GpuModel:
+    """Registry factory (transaction level): the kernel model of a GPU unit."""
+    if memory is None:
+        raise ValueError(f"GPU unit {name!r} needs a memory (set `memory:` to one of the device's memories)")
+    return GpuModel(spec, memory, name=name)
