@@ -22,6 +22,7 @@ class Profile:
     rotary_per_tensor: bool = False      # separate rotary ops for q and k
     kv_copy_kernels: int = 1             # kernels that write new K/V into the cache
     output_copy: bool = False            # transpose/reshape copy of the attention output
+    sampling: bool = True                # a sampling op after the LM head (the measured eager step has none)
 
     def kernels(self, kind: str) -> int:
         return self.vector.get(kind, (1, 2.0))[0]
@@ -40,6 +41,6 @@ _EAGER = {**_FUSED, "rmsnorm": (8, 18.0), "rotary": (5, 11.0), "silu_mul": (2, 5
 PROFILES: dict[str, Profile] = {
     "fused": Profile("fused", "fused", _FUSED),
     "eager-pytorch": Profile("eager-pytorch", "fused", _EAGER, rotary_per_tensor=True, kv_copy_kernels=2,
-                             output_copy=True),
+                             output_copy=True, sampling=False),
     "unfused": Profile("unfused", "per-request", _FUSED),
 }

@@ -154,7 +154,8 @@ class Lowering:
         if self.tp > 1:
             x = self.collective(b, "logits_all_gather", "all_gather", rows * self.m.vocab * DTYPE_BYTES[self.act],
                                 self.tp, x)
-        self.vector(b, "sampling", "sampling", rows * self.m.vocab, x)
+        if self.profile.sampling:
+            self.vector(b, "sampling", "sampling", rows * self.m.vocab, x)
         return b
 
 
