@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, list, show, regress (see docs/cli.md).
+"""The `simulate` command: run, op, memtrace, noc, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -90,6 +90,35 @@ def cmd_regress(args: argparse.Namespace) -> int:
     return regress(Path(args.baseline), update=args.update)
 
 
+def cmd_memtrace(args: argparse.Namespace) -> int:
+    from simulator.config.loader import read_yaml
+    from simulator.errors import ConfigError
+    from simulator.hardware.system import load_system
+    from simulator.memory.loader import load_memory_spec
+    from simulator.memory.memtrace import run_memtrace
+
+    hw = resolve(args.hw, HW_DIR)
+    if (read_yaml(hw) or {}).get("kind") == "system":
+        memories = load_system(hw).memories
+        if len(memories) != 1:
+            raise ConfigError(f"the system has {len(memories)} memories; give a memory file", file=str(hw))
+        spec = next(iter(memories.values()))
+    else:
+        spec = load_memory_spec(hw)
+    result = run_memtrace(spec, Path(args.trace), level=args.level)
+    print(_json(result) if args.json else _text_op(result))
+    return 0
+
+
+def cmd_noc(args: argparse.Namespace) -> int:
+    from simulator.npu.noc import run_noc
+    from simulator.npu.noc_spec import load_noc_spec
+
+    result = run_noc(load_noc_spec(resolve(args.hw, HW_DIR)), args.traffic, args.injection_rate)
+    print(_json(result) if args.json else _text_op(result))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="simulate", description="Cycle-level simulator for LLM accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -130,6 +159,20 @@ def parser() -> argparse.ArgumentParser:
         x.add_argument("--unit", help="unit name in the system (default: the unit the system maps this op to)")
         _common(x, run_only=False)
     o.set_defaults(func=cmd_op)
+
+    mt = sub.add_parser("memtrace", help="replay a DRAM trace (<cycle> <R|W> 0x<addr> per line) through a memory")
+    mt.add_argument("hw", help="memory YAML (hwconfigs/memory/...) or a system with one memory")
+    mt.add_argument("trace")
+    mt.add_argument("--level", choices=["command", "transaction"], default="command")
+    mt.add_argument("--json", action="store_true")
+    mt.set_defaults(func=cmd_memtrace)
+
+    nc = sub.add_parser("noc", help="simulate synthetic traffic on an NPU network-on-chip")
+    nc.add_argument("hw", help="NoC YAML (hwconfigs/noc/...) or a system whose NPU has a noc")
+    nc.add_argument("--traffic", default="uniform")
+    nc.add_argument("--injection-rate", type=float, default=0.01, help="packets per node per cycle")
+    nc.add_argument("--json", action="store_true")
+    nc.set_defaults(func=cmd_noc)
 
     ls = sub.add_parser("list", help="list shipped hardware, workloads and models")
     ls.set_defaults(func=cmd_list)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config.loader import parse_set
+from simulator.engine.stats import energy_table
 from simulator.errors import ConfigError, allowed
 from simulator.hardware.system import load_system
 from simulator.lowering import builders as mk
@@ -53,7 +54,8 @@ def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = Non
     isolated = getattr(model, "cost_isolated", None)  # a model may price a lone call differently (GPU eager launch)
     cost = isolated(op) if isolated is not None else model.cost(op)
     spec = system.units[name]
-    energy = sum(n * spec.energy.get(a, 0.0) for a, n in cost.counts.items())
+    table = energy_table(model, spec)
+    energy = sum(n * table.get(a, 0.0) for a, n in cost.counts.items())
     peak = unit_peaks(system).get(name, (0.0, 0.0))[0]
     achieved = op.flops / cost.time_s if cost.time_s else 0.0
     out = {

@@ -118,3 +118,25 @@ def test_regress_fails_with_a_readable_diff(cli, tmp_path):
     assert "MOVED" in out and "-33.33%" in out
     assert cli("regress", "--baseline", path, "--update")[0] == 0
     assert cli("regress", "--baseline", path)[0] == 0
+
+
+def test_memtrace(cli_json, tmp_path):
+    trace = tmp_path / "seq.trace"
+    trace.write_text("".join(f"0 R 0x{i * 64:x}\n" for i in range(2000)))
+    r = cli_json("memtrace", ROOT / "hwconfigs/memory/dramsim3-hbm2.yaml", trace)
+    assert {"bandwidth_gbps", "avg_read_latency_ns", "avg_read_latency_cycles", "row_hit_rate", "sim_cycles",
+            "commands", "energy_j"} <= set(r)
+    assert 0 < r["bandwidth_gbps"] <= 256.0 and r["row_hit_rate"] > 0.9
+
+
+def test_memtrace_bad_line(cli, tmp_path):
+    trace = tmp_path / "bad.trace"
+    trace.write_text("0 R 0x0\n5 Q 0x40\n")
+    code, _, err = cli("memtrace", ROOT / "hwconfigs/memory/dramsim3-hbm2.yaml", trace)
+    assert code == 2 and "bad.trace" in err and "line 2" in err
+
+
+def test_noc_zero_load(cli_json):
+    r = cli_json("noc", ROOT / "hwconfigs/noc/booksim-mesh8x8.yaml", "--injection-rate", "0.01")
+    assert r["avg_hops"] == pytest.approx(6.25, rel=0.03)
+    assert r["avg_packet_latency_cycles"] == pytest.approx(33.4, rel=0.03)

@@ -18,7 +18,7 @@ import simpy
 from simulator.engine.component import Component
 from simulator.engine.cost import OpCost
 from simulator.engine.time import to_ps
-from simulator.lowering.ops import Op
+from simulator.lowering.ops import Op, shape
 from simulator.mapping.schedule import Schedule
 
 
@@ -93,6 +93,7 @@ class Executor:
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         env = simpy.Environment()
         units = {u: Component(env, name=u) for u in self.models}
+        graph = self.group_stages(graph)
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
         sched = self.schedule
@@ -105,7 +106,13 @@ class Executor:
                 yield simpy.AllOf(env, preds)
             op: Op = graph.nodes[node]["op"]
             unit = sched.unit_of(op)
-            cost = self.cost(op, unit)
+            members = graph.nodes[node].get("members")
+            if members:
+                memory = sched.system.memories[sched.system.units[unit].memory]
+                cost = self.models[unit].stage(members, sched.workload.channels,
+                                               start_cycle=env.now * 1e-12 / memory.tck)
+            else:
+                cost = self.cost(op, unit)
             start, end = yield from units[unit].execute(cost)
             events.append(OpEvent(node, op, unit, start, end, cost))
             done[node].succeed()
@@ -114,6 +121,34 @@ class Executor:
             env.process(proc(node))
         env.run()
         return BlockRun(name, int(env.now), events)
+
+    def group_stages(self, graph: nx.DiGraph) -> nx.DiGraph:
+        """Contract the per-request Q.K^T ops (and, apart, the S.V ops) mapped to a unit whose model costs a whole
+        stage at once (`model.stage(ops, channels, start_cycle)`, e.g. PIM channels working in parallel) into one
+        node each; the softmax ops between them stay on their own unit."""
+        groups: dict[str, list[str]] = {}
+        for node, data in graph.nodes(data=True):
+            op: Op = data["op"]
+            if op.kind in ("attention_qk", "attention_sv"):
+                unit = self.schedule.unit_of(op)
+                if hasattr(self.models[unit], "stage"):
+                    groups.setdefault(f"{unit}:{op.kind}", []).append(node)
+        if not groups:
+            return graph
+        owner = {n: g for g, nodes in groups.items() for n in nodes}
+        out = nx.DiGraph()
+        for node, data in graph.nodes(data=True):
+            if node not in owner:
+                out.add_node(node, **data)
+        for name, nodes in groups.items():
+            ops = [graph.nodes[n]["op"] for n in nodes]
+            merged = Op(name, ops[0].kind, shape(requests=len(ops)), sum(o.flops for o in ops),
+                        tuple(t for o in ops for t in o.inputs), tuple(t for o in ops for t in o.outputs),
+                        dtype=ops[0].dtype)
+            out.add_node(name, op=merged, members=ops)
+        out.add_edges_from((owner.get(u, u), owner.get(v, v)) for u, v in graph.edges
+                           if owner.get(u, u) != owner.get(v, v))
+        return out
 
     def run(self) -> Result:
         t0 = time.perf_counter()

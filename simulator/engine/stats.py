@@ -156,10 +156,11 @@ class Stats:
         by: dict[str, float] = {}
         uncosted: dict[str, float] = {}
         for unit, spec in system.units.items():
+            table = energy_table(self.result.models.get(unit), spec)
             dyn = 0.0
             for action, n in counts.get(unit, {}).items():
-                if action in spec.energy:
-                    dyn += n * spec.energy[action]
+                if action in table:
+                    dyn += n * table[action]
                 else:
                     uncosted[f"{unit}.{action}"] = n
             by[unit] = dyn + spec.static_power * latency
@@ -170,6 +171,13 @@ class Stats:
             by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
 
+
+
+def energy_table(model, spec) -> dict[str, float]:
+    """Per-action energies of a unit: the model's defaults (e.g. PIM command energies derived from the memory's
+    IDD values), overridden by the unit's `energy:` table in the hardware file."""
+    defaults = getattr(model, "energy_table", {})
+    return {**defaults, **spec.energy}
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:

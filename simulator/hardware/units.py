@@ -8,7 +8,9 @@ from simulator.gpu.spec import GpuSpec
 from simulator.hardware.registry import UnitType, register
 from simulator.hardware.roofline import Roofline
 from simulator.lowering.ops import DTYPE_BYTES
+from simulator.npu.model import make_model as npu_model
 from simulator.npu.spec import NpuSpec
+from simulator.pim.model import make_model as pim_model
 from simulator.pim.spec import PimSpec
 
 
@@ -41,8 +43,9 @@ def asic_roofline(name: str, spec: AsicSpec, memory) -> Roofline:
     return Roofline(name, spec.clock, {}, spec.vector_flops, memory, spec.memory, static_power=spec.static_power)
 
 
-register(UnitType("npu", NpuSpec, ("gemm", "attention", "vector", "memory"), {"analytical": npu_roofline}))
+register(UnitType("npu", NpuSpec, ("gemm", "attention", "vector", "memory"),
+                  {"analytical": npu_roofline, "transaction": npu_model}))
 register(UnitType("gpu", GpuSpec, ("gemm", "attention", "vector", "memory"),
                   {"analytical": gpu_roofline, "transaction": gpu_model}))
-register(UnitType("pim", PimSpec, ("attention", "gemm"), {"analytical": pim_roofline}))
+register(UnitType("pim", PimSpec, ("attention", "gemm"), {"analytical": pim_roofline, "transaction": pim_model}))
 register(UnitType("asic", AsicSpec, ("vector", "memory"), {"analytical": asic_roofline}))

@@ -7,6 +7,7 @@ the estimator that produced each number is recorded (as Accelergy does). Every d
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 # Horowitz, "Computing's Energy Problem", ISSCC 2014, 45 nm, 0.9 V (../shared/reference/energy/README.md):
 # FMA = multiply + add. int8: 0.2 + 0.03; fp16: 1.1 + 0.4; fp32: 3.7 + 0.9; bf16 taken as fp16.
@@ -64,7 +65,7 @@ def sram_pj_per_byte(size_bytes: float, *, tech_nm: int = 22, access_bytes: int 
     if not pts:
         raise ValueError(f"no CACTI data for {tech_nm} nm, {access_bytes} B accesses")
     size = min(max(size_bytes, pts[0][0]), pts[-1][0])
-    for (s0, e0), (s1, e1) in zip(pts, pts[1:]):
+    for (s0, e0), (s1, e1) in pairwise(pts):
         if s0 <= size <= s1:
             f = math.log(size / s0) / math.log(s1 / s0)
             return math.exp(math.log(e0) + f * (math.log(e1) - math.log(e0)))

@@ -2,13 +2,12 @@
 
 The simulation is event-driven at packet granularity (one event per packet per router, never per cycle):
 a packet created at cycle t waits for its node's injection channel, then at each router on its
-dimension-order (X then Y) route it is ready for the switch `routing + vc_alloc + sw_alloc` cycles after it
-arrives, and is granted the first cycle at which both its input port and its output port are free (an input
-port forwards one flit per cycle, an output port accepts one: input speedup = output speedup = 1). It leaves
-after `st_final` and reaches the next router after the link latency. A packet of P flits holds both ports for
-P consecutive cycles (a flit batch). Buffers are taken as deep enough not to back-pressure below saturation
-(see docs/npu.md for what that leaves out). Packets are generated as in BookSim2: Bernoulli injection per node
-and cycle, uniform random destinations including the source itself.
+dimension-order (X then Y) route it queues in a virtual channel of its input port, reaches the head of that
+VC, is ready for the switch `routing + vc_alloc + sw_alloc` cycles later, needs a credit for a buffer slot in
+its downstream VC, and is granted the first cycle at which both its input port and its output port are free
+(input speedup = output speedup = 1). It leaves after `st_final` and reaches the next router after the link
+latency. A packet of P flits holds both ports for P consecutive cycles (a flit batch). Packets are generated
+as in BookSim2: Bernoulli injection per node and cycle, uniform random destinations including the source.
 """
 
 from __future__ import annotations
@@ -122,7 +121,16 @@ def run_noc(spec: NocSpec, traffic: str = "uniform", injection_rate: float = 0.0
 
 
 def _simulate(spec: NocSpec, t_create: np.ndarray, src: np.ndarray, dst: np.ndarray):
-    """One event per packet per router; returns tail arrival cycle and routers visited per packet."""
+    """One event per packet per router; returns the tail arrival cycle and the routers visited per packet.
+
+    Per input port, packets queue in `num_vcs` FIFO virtual channels (assigned round-robin by the upstream
+    router, as its VC allocator does). A packet starts route computation when it reaches the head of its VC:
+    on arrival, or the cycle after its predecessor in that VC won the switch; it requests the switch
+    `routing + vc_alloc + sw_alloc` cycles later. It may cross only if its downstream VC has a free buffer
+    slot: the packet `vc_buf_size` places ahead in that VC must have left, and its credit come back
+    (`credit_delay` + the credit channel's cycle). Then it takes the first cycle at which its input and its
+    output port are both free. A packet is scheduled only when it can be decided (its predecessor and the
+    packet holding its credit have left), so blocked packets cost no events."""
     count = t_create.size
     done = np.zeros(count, dtype=np.int64)
     hops = np.zeros(count, dtype=np.int64)
@@ -130,37 +138,81 @@ def _simulate(spec: NocSpec, t_create: np.ndarray, src: np.ndarray, dst: np.ndar
     ready_delay = int(spec.routing_delay + spec.vc_alloc_delay + spec.sw_alloc_delay)
     st, link = int(spec.st_final_delay), int(spec.link_latency)
     inj, ej = int(spec.injection_latency), int(spec.ejection_latency)
+    credit = int(spec.credit_delay) + 1
+    vcs, depth = spec.num_vcs, max(1, spec.vc_buf_size // size)
     mesh = spec.topology == "mesh"
     k = spec.k
     ports = 5 if mesh else spec.nodes
     routers = spec.nodes if mesh else 1
     in_busy: list[set[int]] = [set() for _ in range(routers * ports)]
     out_busy: list[set[int]] = [set() for _ in range(routers * ports)]
-    inj_free = np.zeros(spec.nodes, dtype=np.int64)
+    nlanes = routers * ports * vcs
+    sw: list[list[int]] = [[] for _ in range(nlanes)]     # switch cycle of each entry (-1: not yet)
+    arr: list[list[int]] = [[] for _ in range(nlanes)]    # ready cycle on arrival (-1: not arrived)
+    pk: list[list[int]] = [[] for _ in range(nlanes)]     # packet of each entry
+    rr = [0] * (routers * ports)                          # round-robin VC pointer per output port
+    waiters: dict[tuple[int, int], list[tuple[int, int]]] = {}   # entry -> entries waiting for its credit
+    nxt_lane: dict[int, tuple[int, int]] = {}
+    heap: list[tuple[int, int, int, int]] = []          # (ready, tie, lane, position)
+    heappop, heappush = heapq.heappop, heapq.heappush
+    tie = pops = 0
 
-    heap: list[tuple[int, int, int, int]] = []      # (ready cycle, packet, router, input port)
+    def allocate(gp: int, lane_base: int, p: int) -> tuple[int, int]:
+        lane = lane_base + rr[gp]
+        rr[gp] = (rr[gp] + 1) % vcs
+        sw[lane].append(-1)
+        arr[lane].append(-1)
+        pk[lane].append(p)
+        return lane, len(sw[lane]) - 1
+
+    # injection: a source channel carries one flit per cycle into the local port's VCs
+    inj_free = np.zeros(spec.nodes, dtype=np.int64)
     order = np.lexsort((src, t_create))
     t_list, s_list, d_list = t_create.tolist(), src.tolist(), dst.tolist()
     for p in order.tolist():
         s = s_list[p]
         arrive = max(t_list[p] + inj, int(inj_free[s]))
         inj_free[s] = arrive + size
-        router, port = (s, _EJECT) if mesh else (0, s)
-        heap.append((arrive + ready_delay, p, router, port))
+        gp = (s * ports + _EJECT) if mesh else s
+        lane, pos = allocate(gp, gp * vcs, p)
+        arr[lane][pos] = arrive + ready_delay
+        if pos == 0:
+            heap.append((arrive + ready_delay, tie, lane, pos))
+            tie += 1
     heapq.heapify(heap)
     dx_of = [d % k for d in d_list] if mesh else d_list
     dy_of = [d // k for d in d_list] if mesh else d_list
-    pops, heappop, heappush = 0, heapq.heappop, heapq.heappush
+
     while heap:
-        ready, p, router, inport = heappop(heap)
+        ready, _, lane, pos = heappop(heap)
+        pops += 1
+        p = pk[lane][pos]
+        gin = lane // vcs
+        router, inport = divmod(gin, ports)
         if mesh:
             x, y = router % k, router // k
             dx, dy = dx_of[p], dy_of[p]
             out = 0 if x < dx else 1 if x > dx else 2 if y < dy else 3 if y > dy else _EJECT
         else:
             out = d_list[p]
+        eject = out == _EJECT or not mesh
+        earliest = ready
+        if not eject:
+            nxt = router + (1, -1, k, -k)[out]
+            if p in nxt_lane:
+                lane2, pos2 = nxt_lane[p]
+            else:                                     # VC allocation, round-robin over the output's VCs
+                gout = router * ports + out
+                lane2, pos2 = allocate(gout, (nxt * ports + (out ^ 1)) * vcs, p)
+                nxt_lane[p] = (lane2, pos2)
+            if pos2 >= depth:                         # credit: the entry `depth` ahead must have left
+                freed = sw[lane2][pos2 - depth]
+                if freed < 0:
+                    waiters.setdefault((lane2, pos2 - depth), []).append((lane, pos))
+                    continue
+                earliest = max(earliest, freed + credit)
         ib, ob = in_busy[router * ports + inport], out_busy[router * ports + out]
-        slot = ready
+        slot = earliest
         if size == 1:
             while slot in ib or slot in ob:
                 slot += 1
@@ -171,14 +223,28 @@ def _simulate(spec: NocSpec, t_create: np.ndarray, src: np.ndarray, dst: np.ndar
                 slot += 1
             ib.update(range(slot, slot + size))
             ob.update(range(slot, slot + size))
+        last = slot + size - 1
+        sw[lane][pos] = last
         hops[p] += 1
-        if out == _EJECT or not mesh:
+        if eject:
             done[p] = slot + st + ej + (size - 1)
         else:
-            nxt = router + (1, -1, k, -k)[out]
-            heappush(heap, (slot + st + link + ready_delay, p, nxt, out ^ 1))
-        pops += 1
-        if pops % 50000 == 0:                        # forget bookings in the past
+            del nxt_lane[p]
+            reach = slot + st + link + ready_delay
+            arr[lane2][pos2] = reach
+            if pos2 == 0 or sw[lane2][pos2 - 1] >= 0:
+                heappush(heap, (max(reach, sw[lane2][pos2 - 1] + 1 + ready_delay) if pos2 else reach,
+                                tie, lane2, pos2))
+                tie += 1
+        # the next packet of this VC becomes its head; packets waiting for this buffer slot get their credit
+        if pos + 1 < len(sw[lane]) and arr[lane][pos + 1] >= 0:
+            heappush(heap, (max(arr[lane][pos + 1], last + 1 + ready_delay), tie, lane, pos + 1))
+            tie += 1
+        for w_lane, w_pos in waiters.pop((lane, pos), ()):
+            heappush(heap, (max(arr[w_lane][w_pos], last + credit,
+                                sw[w_lane][w_pos - 1] + 1 + ready_delay if w_pos else 0), tie, w_lane, w_pos))
+            tie += 1
+        if pops % 65536 == 0:                         # forget bookings in the past
             for busy in (in_busy, out_busy):
                 for i, b in enumerate(busy):
                     if b:

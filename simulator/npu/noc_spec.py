@@ -67,3 +67,20 @@ class NocSpec(Spec):
     @property
     def buffer_flits(self) -> int:
         return self.num_vcs * self.vc_buf_size
+
+
+def load_noc_spec(path, overrides: dict | None = None) -> NocSpec:
+    """The NoC of a file: a `kind: noc` file, or the first NPU with a `noc:` in a `kind: system` file."""
+    from simulator.config.loader import load
+    from simulator.config.spec import validate
+    from simulator.errors import ConfigError
+
+    doc = load(path, overrides, kinds=("noc", "system"))
+    if doc.data.get("kind") == "noc":
+        return validate(NocSpec, doc.data, file=str(doc.path))
+    units = (doc.data.get("device") or {}).get("units") or {}
+    for name, unit in units.items():
+        if isinstance(unit, dict) and unit.get("noc") is not None:
+            return validate(NocSpec, unit["noc"], file=str(doc.path), prefix=f"device.units.{name}.noc")
+    raise ConfigError("no network here: expected a kind: noc file or a system with an NPU that has a noc",
+                      file=str(doc.path))

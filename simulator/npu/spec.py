@@ -85,8 +85,8 @@ class NpuSpec(UnitSpec):
     scratchpad: Scratchpad
     dma: Dma = Dma()
     noc: NocSpec | None = Field(None, description="network joining the cores (none: one core)")
-    gemv_threshold: PositiveInt = Field(
-        16, description="a GEMM with at most this many rows may map to the vector units (matrix-vector)")
+    gemv_threshold: int = Field(
+        16, ge=0, description="a GEMM with at most this many rows may map to the vector units (0: never)")
     macs_per_pe: dict[str, float] = Field(
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")

@@ -1,4 +1,9 @@
-"""PIM description: MAC units inside the banks of a PIM-enabled memory."""
+"""PIM description: MAC units inside the banks of a PIM-enabled memory, its command timing and its energy.
+
+A PIM unit computes in the banks of the memory named by `memory`; every PIM command (GWRITE, G_ACT, COMP,
+READRES, COMPS_READRES, P_HEADER, PIM precharge) is timed by that memory's JEDEC table (see
+simulator/pim/commands.py and docs/pim.md). Fields whose default is derived from the memory say so.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,23 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.config.spec import Frequency, PositiveInt, Size
+from simulator.config.spec import Cycles, Energy, EnergyPerBit, Frequency, PositiveInt, Size, Spec
 from simulator.hardware.unit import UnitSpec
+
+
+class PimBitEnergy(Spec):
+    """Per-bit in-bank energies for `energy_method: per_bit` (AttAcc-style breakdown of an in-bank access).
+
+    Defaults follow ../shared/reference/energy/README.md ("Modelling rule" of the PIM section): the in-bank
+    column access of a COMP costs the DRAM core read energy without I/O and global bus; GWRITE and READRES
+    cross the channel I/O. Each entry is [derived] there; override them from a paper's table when one applies.
+    """
+
+    column: EnergyPerBit = Field("1.57 pJ/bit", description="in-bank column read of one COMP operand "
+                                 "(DRAMsim3 HBM2 core RD energy, no I/O: energy/README.md)")
+    io: EnergyPerBit = Field("2.3 pJ/bit", description="bits crossing the channel I/O and global bus (GWRITE, "
+                             "READRES): HBM2 3.9 pJ/bit total less the 1.57 pJ/bit core read (energy/README.md)")
+    mac: Energy = Field("0.5 pJ", description="one FP16 MAC in DRAM-process logic (energy/README.md, ~0.5 pJ)")
 
 
 class PimSpec(UnitSpec):
@@ -17,5 +37,30 @@ class PimSpec(UnitSpec):
     macs_per_bank: PositiveInt = Field(16, description="MAC lanes per processing unit")
     banks_per_pu: PositiveInt = Field(1, description="banks sharing one processing unit")
     dtype: str = "fp16"
-    row_buffer: Literal["blocked", "dual"] = "dual"
-    global_buffer: Size = Field("256 B", description="per-channel input-vector buffer filled by GWRITE")
+    row_buffer: Literal["blocked", "dual"] = Field(
+        "dual", description="blocked: one row buffer, PIM and normal accesses serialise per bank (Newton); "
+                            "dual: NeuPIMs' separate PIM row buffer with relaxed constraints")
+    global_buffer: Size = Field("1 KiB", description="per-channel input-vector buffer filled by one GWRITE "
+                                "(NeuPIMs: one DRAM row, 512 FP16)")
+    comp_elements: PositiveInt | None = Field(
+        None, description="elements per bank multiplied by one COMP (NeuPIMs pim_comp_coverage 16); default: "
+                          "macs_per_bank")
+    gwrite_bursts: PositiveInt = Field(32, description="column bursts of one GWRITE; GWRITE time = bursts x "
+                                       "(tCCD_S + tCCD_L) (NeuPIMs: 32 -> 96 cycles)")
+    pipeline_fill: PositiveInt = Field(6, description="fewest COMPs a COMPS_READRES is timed for (adder-tree "
+                                       "filling, NeuPIMs)")
+    pim_to_precharge: Cycles | None = Field(
+        None, description="COMP/READRES to PIM precharge of a bank; default tRTP_L of the memory")
+    refresh_guard: bool = Field(True, description="hold a PIM row back when its estimated latency would cross "
+                                "the next refresh (NeuPIMs' CanMeetRefreshDeadline)")
+    kv_placement: Literal["trace", "round-robin", "min-load"] = Field(
+        "trace", description="channel of each request's KV cache: the trace's ch_idx, round robin, or greedy "
+                             "min-load bin packing")
+    energy_method: Literal["multiples", "per_bit"] = Field(
+        "multiples", description="PIM command energy: multiples of the memory's RD/ACT energy (NeuPIMs) or "
+                                 "per-bit in-bank energies (pim_bit_energy)")
+    pim_bit_energy: PimBitEnergy = PimBitEnergy()
+
+    @property
+    def coverage(self) -> int:
+        return self.comp_elements or self.macs_per_bank

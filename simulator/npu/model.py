@@ -1,0 +1,317 @@
+"""NPU cost model: what one op costs on an NPU (systolic arrays, vector units, scratchpad, DMA, NoC).
+
+`NpuModel(spec, memory).cost(op)` returns an OpCost with time, cycles, the action counts that energy
+multiplies, bytes per level and a `detail` dict (mapping, tiling, stall-free compute cycles, stall split,
+utilisation, energy). Work is described at tile granularity with closed forms: a GEMM is a handful of groups
+of identical tiles, whatever its size. Equations and sources: docs/npu.md.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+
+from simulator.engine.cost import OpCost
+from simulator.errors import ConfigError
+from simulator.lowering.ops import DTYPE_BYTES, Op
+from simulator.memory.spec import MemorySpec
+from simulator.npu import dma as dma_mod
+from simulator.npu import energy as energy_mod
+from simulator.npu import noc as noc_mod
+from simulator.npu import systolic, tiling
+from simulator.npu.spec import NpuSpec
+from simulator.npu.vector import gemv_cycles, vector_cycles
+
+VECTOR_KINDS = ("softmax", "layernorm", "rmsnorm", "rotary", "gelu", "relu", "silu_mul", "add", "moe_router",
+                "sampling")
+MEMORY_KINDS = ("embedding", "kv_write", "copy")
+ROW_DIMS = ("cols", "hidden", "vocab", "row")
+
+
+def _splits(dim: int, tile: int) -> list[tuple[int, int]]:
+    """(count, size) of the full tiles and the remainder tile along one dimension."""
+    full, rest = divmod(dim, tile)
+    out = [(full, tile)] if full else []
+    if rest:
+        out.append((1, rest))
+    return out
+
+
+class NpuModel:
+    """Cost of ops on one NPU (all its cores) attached to `memory`."""
+
+    def __init__(self, spec: NpuSpec, memory: MemorySpec | None, *, name: str = "npu"):
+        if memory is None:
+            raise ConfigError("an NPU needs a memory to load its operands from", key=f"{name}.memory")
+        self.spec = spec
+        self.memory = memory
+        self.name = name
+        self.memory_name = spec.memory or memory.name
+        self.clock = spec.clock
+        self.defaults = energy_mod.default_table(spec.scratchpad.size)
+
+    # Public -------------------------------------------------------------------------------------------------
+    def cost(self, op: Op) -> OpCost:
+        kind, d = op.kind, op.dims
+        if kind == "gemm":
+            return self.gemm(d["M"], d["N"], d["K"], op.dtype, op=op)
+        if kind in ("attention_qk", "attention_sv"):
+            return self.attention_unfused(op)
+        if kind == "attention":
+            return self.attention_fused(op)
+        if kind in VECTOR_KINDS:
+            return self.vector(op)
+        if kind in MEMORY_KINDS:
+            return self.memory_op(op)
+        raise ConfigError(f"an NPU does not run op kind {kind!r} ({op.name})")
+
+    # GEMM -----------------------------------------------------------------------------------------------------
+    def gemm(self, M: int, N: int, K: int, dtype: str = "fp16", *, batch: int = 1, op: Op | None = None,
+             b_resident: bool = True, label: str = "gemm") -> OpCost:
+        """`batch` independent M x N x K GEMMs (e.g. one per KV head); B is the weight/KV operand."""
+        s = self.spec
+        if dtype not in s.macs_per_pe:
+            raise ConfigError(f"this NPU has no {dtype} MACs; supported: {', '.join(sorted(s.macs_per_pe))}",
+                              key=f"{self.name}.macs_per_pe")
+        plans = [self._systolic_plan(M, N, K, dtype, batch)]
+        if M <= s.gemv_threshold:
+            plans.append(self._gemv_plan(M, N, K, dtype, batch))
+        plan = min(plans, key=lambda p: p["cycles"])
+        plan["alternatives"] = {p["mapping"]: p["cycles"] for p in plans}
+        return self._finish(plan, op, flops=2.0 * M * N * K * batch, label=label)
+
+    def _core_split(self, M: int, N: int) -> tuple[int, int, int]:
+        """Per-core GEMM rows/cols: split N across cores when it is wide enough, else M."""
+        cores = self.spec.cores
+        if cores == 1:
+            return M, N, 1
+        if N >= cores * self.spec.systolic.cols or N >= M:
+            return M, math.ceil(N / cores), min(cores, N)
+        return math.ceil(M / cores), N, min(cores, M)
+
+    def _dma_cycles(self, nbytes: float, sharers: int) -> float:
+        """Cycles to bring `nbytes` to one core while `sharers` cores stream as much: the memory's share, or the
+        core's NoC port (one flit per cycle) when that is slower."""
+        mem = dma_mod.transfer_seconds(self.memory, nbytes, sharers=sharers) * self.clock
+        noc = self.spec.noc
+        if noc is None or self.spec.cores == 1 or nbytes <= 0:
+            return mem
+        return max(mem, nbytes / noc.flit_bytes)
+
+    def _systolic_plan(self, M: int, N: int, K: int, dtype: str, batch: int) -> dict:
+        s, arr = self.spec, self.spec.systolic
+        R, C = arr.rows, arr.cols
+        b = DTYPE_BYTES[dtype]
+        m, n, used = self._core_split(M, N)
+        macs_rate = s.macs_per_pe[dtype]
+        t = tiling.search(m, n, K, rows=R, cols=C, scratchpad=s.scratchpad, in_bytes=b, out_bytes=b,
+                          acc_bytes=arr.accumulator_bytes)
+        groups = [(cm * cn * ck, tm, tn, tk) for (cm, tm), (cn, tn), (ck, tk)
+                  in product(_splits(m, t.tm), _splits(n, t.tn), _splits(K, t.tk))]
+        macs_core = float(m) * n * K
+        traffic = t.dram_bytes
+        if arr.timing == "scalesim":
+            whole = float(systolic.scalesim_cycles(m, n, K, R, C, arr.dataflow))
+            comp = [whole * tm * tn * tk / macs_core for _, tm, tn, tk in groups]
+        else:
+            comp = [float(systolic.onnxim_issue_cycles(tm, tn, tk, R, C, arr.dataflow,
+                                                       min_rows=arr.min_tile_rows)) for _, tm, tn, tk in groups]
+        comp = [c / macs_rate for c in comp]
+        steps = [dma_mod.Step(cnt * batch, c, self._dma_cycles(traffic * tm * tn * tk / macs_core, used))
+                 for (cnt, tm, tn, tk), c in zip(groups, comp)]
+        _, tm0, tn0, tk0 = groups[0]
+        first_bytes = ((tm0 * (K if t.order == "m-outer" else tk0)) + tk0 * tn0) * b
+        ov = dma_mod.overlap(steps, first_load=self._dma_cycles(first_bytes, used),
+                             last_store=self._dma_cycles(tm0 * tn0 * b, used),
+                             double_buffer=s.scratchpad.double_buffer, latency=s.dma.latency)
+        cold = 0.0 if arr.timing == "scalesim" else float(systolic.onnxim_fill_cycles(R, C))
+        reads = systolic.operand_reads(m, n, K, R, C, arr.dataflow)
+        sram_read = (reads["a"] + reads["b"]) * b + reads["c_read"] * arr.accumulator_bytes
+        sram_write = traffic * batch + reads["c_write"] * arr.accumulator_bytes
+        return {
+            "mapping": f"systolic-{arr.dataflow}",
+            "cycles": ov.cycles + cold,
+            "compute_cycles": ov.compute + cold,
+            "memory_stall_cycles": ov.memory_stall,
+            "idle_cycles": ov.idle,
+            "cores_used": used,
+            "dram_bytes": traffic * used * batch,
+            "sram_read_bytes": sram_read * used * batch,
+            "sram_write_bytes": sram_write * used,
+            "macs": float(M) * N * K * batch,
+            "pe_cycles": (ov.cycles + cold) * R * C * s.cores,
+            "tiling": {**t.as_dict(), "per_core_shape": [m, n, K], "batch": batch,
+                       "tiles": sum(g[0] for g in groups) * batch},
+            "dtype": dtype,
+        }
+
+    def _gemv_plan(self, M: int, N: int, K: int, dtype: str, batch: int) -> dict:
+        """Matrix-vector mapping: the B operand streams from memory through the vector units once."""
+        s = self.spec
+        b = DTYPE_BYTES[dtype]
+        cores = min(s.cores, N)
+        n = math.ceil(N / cores)
+        vc = gemv_cycles(s.vector, M, n, K)
+        nbytes = (K * n + M * K + M * n) * b
+        d = self._dma_cycles(nbytes, cores)
+        chunk = min(nbytes, s.vector.units * s.vector.lanes * b * 64)       # first chunk before compute starts
+        first = self._dma_cycles(chunk, cores)
+        ov = dma_mod.stream(float(vc.cycles), d, first=first, latency=s.dma.latency, count=batch)
+        return {
+            "mapping": "vector-gemv",
+            "cycles": ov.cycles,
+            "compute_cycles": ov.compute,
+            "memory_stall_cycles": ov.memory_stall,
+            "idle_cycles": ov.idle,
+            "cores_used": cores,
+            "dram_bytes": nbytes * cores * batch,
+            "sram_read_bytes": nbytes * cores * batch,
+            "sram_write_bytes": nbytes * cores * batch,
+            "macs": float(M) * N * K * batch,
+            "vector_ops": vc.lane_ops * cores * batch,
+            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "tiling": {"stream_bytes": nbytes, "per_core_shape": [M, n, K], "batch": batch},
+            "dtype": dtype,
+        }
+
+    # Attention ------------------------------------------------------------------------------------------------
+    def attention_unfused(self, op: Op) -> OpCost:
+        d = op.dims
+        heads, kvh, hd = d.get("heads", 1), d.get("kv_heads", d.get("heads", 1)), d["head_dim"]
+        q, kv = d.get("q_len", 1), d["kv_len"]
+        g = max(1, heads // kvh)
+        if op.kind == "attention_qk":
+            return self.gemm(g * q, kv, hd, op.dtype, batch=kvh, op=op, label="attention_qk")
+        return self.gemm(g * q, hd, kv, op.dtype, batch=kvh, op=op, label="attention_sv")
+
+    def attention_fused(self, op: Op) -> OpCost:
+        """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile."""
+        s, d = self.spec, op.dims
+        heads, kvh, hd = d.get("heads", 1), d.get("kv_heads", d.get("heads", 1)), d["head_dim"]
+        q, nreq = d.get("q_len", 1), d.get("batch", 1)
+        kv_sum = d.get("kv_sum", d["kv_len"] * nreq)
+        kv_avg = max(1, round(kv_sum / nreq))
+        g = max(1, heads // kvh)
+        full = 4.0 * heads * hd * q * kv_sum
+        causal = min(1.0, op.flops / full) if op.flops and full else 1.0
+        qk = self.gemm(g * q, kv_avg, hd, op.dtype, batch=kvh * nreq, label="qk")
+        sv = self.gemm(g * q, hd, kv_avg, op.dtype, batch=kvh * nreq, label="sv")
+        sm = vector_cycles(s.vector, "softmax", heads * q * kv_sum * causal, kv_avg)
+        compute = (qk.detail["compute_cycles"] + sv.detail["compute_cycles"]) * causal + sm.cycles / s.cores
+        # K/V re-read once per Q tile that does not fit with a K/V tile in the scratchpad
+        b = DTYPE_BYTES[op.dtype]
+        kv_tile = 2 * 2 * min(kv_avg, 512) * hd * b
+        tq = max(1, int((s.scratchpad.size - kv_tile) // (hd * (b + s.systolic.accumulator_bytes))))
+        rereads = math.ceil(g * q / tq)
+        kv_bytes = sum(t.bytes for t in op.inputs if t.resident) or 2 * kv_sum * kvh * hd * b
+        act_bytes = (sum(t.bytes for t in op.inputs if not t.resident) + op.bytes_out) or 2 * nreq * q * heads * hd * b
+        dram = kv_bytes * rereads + act_bytes
+        dma = self._dma_cycles(dram, 1)
+        first = self._dma_cycles(min(dram, kv_tile), 1)
+        ov = dma_mod.stream(compute, dma, first=first, latency=s.dma.latency)
+        mapping = f"flash[{qk.detail['mapping']}+{sv.detail['mapping']}]"
+        plan = {
+            "mapping": mapping, "cycles": ov.cycles, "compute_cycles": ov.compute,
+            "memory_stall_cycles": ov.memory_stall, "idle_cycles": ov.idle, "cores_used": s.cores,
+            "dram_bytes": dram, "sram_read_bytes": dram + sm.lane_ops * b, "sram_write_bytes": dram,
+            "macs": (qk.counts.get(f"mac.{op.dtype}", 0) + sv.counts.get(f"mac.{op.dtype}", 0)) * causal,
+            "vector_ops": sm.lane_ops + qk.counts.get("vector.op", 0) + sv.counts.get("vector.op", 0),
+            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "tiling": {"q_tile_rows": tq, "kv_rereads": rereads, "kv_len_avg": kv_avg, "requests": nreq,
+                       "qk": qk.detail["tiling"], "sv": sv.detail["tiling"]},
+            "dtype": op.dtype,
+        }
+        return self._finish(plan, op, flops=op.flops or full, label="attention")
+
+    # Vector and memory ops ----------------------------------------------------------------------------------
+    def vector(self, op: Op) -> OpCost:
+        s, d = self.spec, op.dims
+        b = DTYPE_BYTES[op.dtype]
+        elements = d.get("elements") or d.get("rows", 1) * d.get("cols", 1)
+        row = next((d[k] for k in ROW_DIMS if k in d), None)
+        per_core = math.ceil(elements / s.cores)
+        vc = vector_cycles(s.vector, op.kind, per_core, row)
+        nbytes = op.bytes or 2 * elements * b
+        dma = self._dma_cycles(nbytes, 1)
+        first = self._dma_cycles(min(nbytes, s.vector.units * s.vector.lanes * b), 1)
+        ov = dma_mod.stream(float(vc.cycles), dma, first=first, latency=s.dma.latency)
+        plan = {
+            "mapping": "vector", "cycles": ov.cycles, "compute_cycles": ov.compute,
+            "memory_stall_cycles": ov.memory_stall, "idle_cycles": ov.idle, "cores_used": s.cores,
+            "dram_bytes": nbytes, "sram_read_bytes": nbytes * vc.passes, "sram_write_bytes": nbytes,
+            "macs": 0.0, "vector_ops": vc.lane_ops * s.cores,
+            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "tiling": {"iterations": vc.iterations, "passes": vc.passes, "row": row},
+            "dtype": op.dtype,
+        }
+        return self._finish(plan, op, flops=op.flops, label=op.kind)
+
+    def memory_op(self, op: Op) -> OpCost:
+        s = self.spec
+        nbytes = op.bytes or 2 * op.dims.get("elements", 0) * DTYPE_BYTES[op.dtype]
+        dma = self._dma_cycles(nbytes, 1) + s.dma.latency
+        plan = {
+            "mapping": "dma", "cycles": dma, "compute_cycles": 0.0, "memory_stall_cycles": dma - s.dma.latency,
+            "idle_cycles": s.dma.latency, "cores_used": s.cores, "dram_bytes": nbytes,
+            "sram_read_bytes": nbytes / 2, "sram_write_bytes": nbytes / 2, "macs": 0.0,
+            "pe_cycles": dma * s.systolic.rows * s.systolic.cols * s.cores, "tiling": {}, "dtype": op.dtype,
+        }
+        return self._finish(plan, op, flops=0.0, label=op.kind)
+
+    # Common ---------------------------------------------------------------------------------------------------
+    def _finish(self, plan: dict, op: Op | None, *, flops: float, label: str) -> OpCost:
+        s = self.spec
+        cycles = float(plan["cycles"])
+        seconds = cycles / self.clock
+        counts: dict[str, float] = {}
+        if plan["macs"]:
+            counts[f"mac.{plan['dtype']}"] = plan["macs"]
+            b = DTYPE_BYTES[plan["dtype"]]
+            if plan["mapping"].startswith("systolic"):
+                counts["reg.byte"] = plan["macs"] * (2 * b + s.systolic.accumulator_bytes)
+        if plan.get("vector_ops"):
+            counts["vector.op"] = plan["vector_ops"]
+        counts["sram.read_byte"] = plan["sram_read_bytes"]
+        counts["sram.write_byte"] = plan["sram_write_bytes"]
+        noc_bytes = 0.0
+        if s.cores > 1 and s.noc is not None:
+            links = noc_mod.average_hops(s.noc) - (0 if s.noc.topology == "crossbar" else 1)
+            noc_bytes = plan["dram_bytes"]
+            counts["noc.bit_hop"] = noc_bytes * 8 * max(links, 1.0)
+        table = dict(s.energy)
+        defaults = dict(self.defaults)
+        if s.noc is not None and s.noc.energy_per_bit_hop:
+            defaults["noc.bit_hop"] = (s.noc.energy_per_bit_hop, f"noc {s.noc.name}")
+        total_j, per_action, sources = energy_mod.energy(counts, table, defaults, s.static_power, seconds)
+        compute, stall, idle = plan["compute_cycles"], plan["memory_stall_cycles"], plan["idle_cycles"]
+        dram_cycles = self._dma_cycles(plan["dram_bytes"], 1)
+        bound = "memory" if dram_cycles > compute else "compute"
+        peak_macs = s.systolic.rows * s.systolic.cols * s.cores * max(s.macs_per_pe.values())
+        detail = {
+            "op": label,
+            "mapping": plan["mapping"],
+            "cores_used": plan["cores_used"],
+            "cycles": cycles,
+            "compute_cycles": compute,
+            "stall": {"memory_stall_cycles": stall, "compute_cycles": compute, "idle_cycles": idle},
+            "utilisation": {
+                "pe": plan["macs"] / (peak_macs * cycles) if cycles else 0.0,
+                "pe_stall_free": plan["macs"] / (peak_macs * compute) if compute else 0.0,
+                "memory_bandwidth": (plan["dram_bytes"] / seconds / self.memory.peak_bandwidth) if seconds else 0.0,
+            },
+            "bytes": {"dram": plan["dram_bytes"], "sram_read": plan["sram_read_bytes"],
+                      "sram_write": plan["sram_write_bytes"], "noc": noc_bytes},
+            "tiling": plan["tiling"],
+            "energy_j": total_j,
+            "energy_breakdown_j": per_action,
+            "energy_sources": sources,
+        }
+        if "alternatives" in plan:
+            detail["mapping_cycles"] = plan["alternatives"]
+        return OpCost(time_s=seconds, cycles=cycles, bound=bound, flops=flops, counts=counts,
+                      bytes={self.memory_name: plan["dram_bytes"]}, detail=detail)
+
+
+def make_model(name: str, spec: NpuSpec, memory: MemorySpec | None) -> NpuModel:
+    """Registry factory (`simulator.hardware.units`): the NPU model for any fidelity level."""
+    return NpuModel(spec, memory, name=name)

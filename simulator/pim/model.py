@@ -1,0 +1,180 @@
+"""The PIM unit model (transaction level): decode attention and GEMV as PIM command programs per channel.
+
+`cost(op)` costs one op alone (one request's Q.K^T or S.V on one channel; a GEMV over all channels).
+`stage(ops, channels)` costs a whole multi-head-attention stage of a batch: every request's program runs on the
+channel that holds its KV, channels in parallel, Q.K^T of all requests before S.V of all (NeuPIMs runs the
+logit/softmax op and the attend op one after the other); its time is the busiest channel's, per phase.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.engine.cost import OpCost
+from simulator.errors import ConfigError
+from simulator.lowering.ops import Op
+from simulator.memory.spec import MemorySpec
+from simulator.pim import mapping
+from simulator.pim.commands import PimTiming, pim_timing
+from simulator.pim.energy import command_energies
+from simulator.pim.spec import PimSpec
+from simulator.pim.timeline import channel_time, expected_cycles
+
+PHASE_OF = {"attention_qk": "qk", "attention_sv": "sv"}
+
+
+class PimModel:
+    """A PIM-enabled memory computing in its banks; times in the memory's controller cycles (tCK)."""
+
+    def __init__(self, name: str, spec: PimSpec, memory: MemorySpec, *, refresh: bool = True) -> None:
+        if memory is None:
+            raise ConfigError(f"PIM unit '{name}' needs a memory with a timing section", key=f"{name}.memory")
+        self.name, self.spec, self.memory = name, spec, memory
+        try:
+            self.timing: PimTiming = pim_timing(spec, memory)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=f"{name}.memory") from None
+        self.refresh = refresh
+        self.energy_table = command_energies(spec, memory)  # defaults; the unit YAML `energy:` overrides them
+
+    @property
+    def channels(self) -> int:
+        return self.timing.channels
+
+    # --- programs ---
+    def program(self, op: Op, kv_len: int | None = None) -> dict[str, np.ndarray]:
+        d, t = op.dims, self.timing
+        if op.kind == "attention_qk":
+            return mapping.qk_program(t, d["heads"], d["head_dim"], kv_len or d["kv_len"])
+        if op.kind == "attention_sv":
+            return mapping.sv_program(t, d["heads"], d["head_dim"], kv_len or d["kv_len"])
+        if op.kind == "gemm":
+            return mapping.gemv_program(t, d["M"], d["N"], d["K"])
+        raise ConfigError(f"PIM unit '{self.name}' cannot run op kind {op.kind!r}; it runs attention_qk, "
+                          f"attention_sv, attention (decode) and gemm (GEMV)", key=self.name)
+
+    # --- costs ---
+    def cost(self, op: Op) -> OpCost:
+        if op.kind == "attention":
+            return self._fused(op)
+        if op.kind == "gemm":
+            prog = self.program(op)
+            return self._finish([op], {"gemv": [prog] * self.channels}, 0.0)
+        ch = 0
+        return self._finish([op], {PHASE_OF[op.kind]: {ch: [self.program(op)]}}, 0.0)
+
+    def stage(self, ops: list[Op], channels: np.ndarray | None = None, start_cycle: float = 0.0) -> OpCost:
+        """One MHA stage: `ops` are per-request attention_qk / attention_sv ops (softmax excluded; it runs on the
+        host between the two phases), `channels[i]` the channel of ops' request i (by `op.request`; default:
+        the unit's `kv_placement`). `start_cycle` is the absolute memory cycle the stage starts at (refresh
+        phase). GEMV ops in the list run after, on all channels."""
+        attn = [op for op in ops if op.kind in PHASE_OF]
+        requests = sorted({op.request if op.request is not None else i for i, op in enumerate(attn)})
+        lens = {}
+        for i, op in enumerate(attn):
+            lens[op.request if op.request is not None else i] = op.dims["kv_len"]
+        if channels is None or len(channels) == 0:
+            chan = mapping.place_kv(np.array([lens[r] for r in requests]), self.channels,
+                                    "round-robin" if self.spec.kv_placement == "trace" else self.spec.kv_placement)
+            where = dict(zip(requests, chan.tolist()))
+        else:
+            channels = np.asarray(channels, dtype=np.int64)
+            where = {r: int(channels[r] % self.channels) if r < len(channels) else r % self.channels
+                     for r in requests}
+        phases: dict[str, object] = {"qk": {}, "sv": {}}
+        for i, op in enumerate(attn):
+            r = op.request if op.request is not None else i
+            phases[PHASE_OF[op.kind]].setdefault(where[r], []).append(self.program(op))
+        gemv = [op for op in ops if op.kind == "gemm"]
+        if gemv:
+            one = mapping.concat([self.program(op) for op in gemv])
+            phases["gemv"] = [one] * self.channels
+        for op in ops:
+            if op.kind == "attention":
+                fused = self._fused_programs(op)
+                for ph in ("qk", "sv"):
+                    for c, progs in fused[ph].items():
+                        phases[ph].setdefault(c, []).extend(progs)
+        return self._finish(ops, phases, start_cycle)
+
+    def _fused_programs(self, op: Op) -> dict[str, dict[int, list]]:
+        """A fused decode `attention` op: `batch` requests of mean length kv_sum / batch, round robin."""
+        d = op.dims
+        if d.get("q_len", 1) != 1:
+            raise ConfigError(f"PIM unit '{self.name}' runs decode attention only (q_len 1), got q_len "
+                              f"{d.get('q_len')}", key=self.name)
+        b = max(1, d["batch"])
+        mean = max(1, round(d["kv_sum"] / b))
+        qk = mapping.qk_program(self.timing, d["heads"], d["head_dim"], mean)
+        sv = mapping.sv_program(self.timing, d["heads"], d["head_dim"], mean)
+        out: dict[str, dict[int, list]] = {"qk": {}, "sv": {}}
+        for i in range(b):
+            c = i % self.channels
+            out["qk"].setdefault(c, []).append(qk)
+            out["sv"].setdefault(c, []).append(sv)
+        return out
+
+    def _fused(self, op: Op) -> OpCost:
+        return self._finish([op], self._fused_programs(op), 0.0)
+
+    def _finish(self, ops: list[Op], phases: dict, start: float) -> OpCost:
+        t = self.timing
+        now = float(start)
+        counts: dict[str, float] = {}
+        occupancy = np.zeros(t.channels)
+        phase_cycles: dict[str, float] = {}
+        busiest = np.zeros(t.channels)
+        refreshes = 0
+        for name in ("qk", "sv", "gemv"):
+            ph = phases.get(name)
+            if not ph:
+                continue
+            items = ph.items() if isinstance(ph, dict) else enumerate(ph)
+            ends = [now]
+            for c, progs in items:
+                prog = mapping.concat(progs) if isinstance(progs, list) else progs
+                ct = channel_time(prog, t, now, refresh=self.refresh)
+                ends.append(ct.end)
+                occupancy[c] += ct.busy
+                busiest[c] += ct.busy
+                refreshes = max(refreshes, ct.refreshes)
+                for k, v in mapping.counts(prog, t).items():
+                    counts[k] = counts.get(k, 0.0) + v
+            end = max(ends)
+            phase_cycles[name] = end - now
+            now = end
+        cycles = now - start
+        if self.refresh:
+            counts["cmd.REF"] = float(int((start + cycles) // t.refresh_interval) - int(start // t.refresh_interval)) \
+                * t.channels
+        time_s = cycles * t.tck
+        from simulator.lowering.ops import DTYPE_BYTES
+
+        bus = (counts.get("cmd.GWRITE", 0.0) * t.row_elements * DTYPE_BYTES[self.spec.dtype]
+               + counts.get("cmd.READRES", 0.0) * t.banks * 2)
+        energy = sum(self.energy_table.get(k, 0.0) * v for k, v in counts.items())
+        detail = {
+            "level": "transaction", "pim_cycles": cycles, "pim_cycles_avg": float(occupancy.mean()),
+            "phase_cycles": phase_cycles, "channel_occupancy": occupancy.tolist(),
+            "channel_utilisation": (occupancy / cycles).tolist() if cycles else [0.0] * t.channels,
+            "busiest_channel": int(np.argmax(busiest)), "refreshes": refreshes, "energy_j": energy,
+            "energy_method": self.spec.energy_method, "row_buffer": self.spec.row_buffer,
+        }
+        flops = float(sum(op.flops for op in ops))
+        return OpCost(time_s=time_s, cycles=time_s * self.spec.clock, bound="memory", flops=flops, counts=counts,
+                      bytes={self.spec.memory: bus}, detail=detail)
+
+    def estimate(self, kv_lens: np.ndarray, channels: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+        """MHA latency estimator for schedulers: per-channel cycles of a batch's Q.K^T + S.V, closed form with the
+        expected refresh cost (no refresh stepping)."""
+        t = self.timing
+        out = np.zeros(t.channels)
+        for length, c in zip(np.asarray(kv_lens).tolist(), np.asarray(channels).tolist()):
+            p = mapping.concat([mapping.qk_program(t, heads, head_dim, length),
+                                mapping.sv_program(t, heads, head_dim, length)])
+            out[int(c) % t.channels] += expected_cycles(p, t)
+        return out
+
+
+def make_model(name: str, spec: PimSpec, memory: MemorySpec) -> PimModel:
+    return PimModel(name, spec, memory)
