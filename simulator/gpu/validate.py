@@ -30,9 +30,13 @@ FILES = {
 
 
 def reference_dir() -> Path:
-    """The H100 reference folder: $XPUSIM_H100_REFERENCE, else ../shared/reference/h100 beside the repository."""
+    """The H100 reference folder: $XPUSIM_H100_REFERENCE, else ../shared/reference/h100 beside the repository,
+    else the copy in tests/data/reference/h100."""
     env = os.environ.get("XPUSIM_H100_REFERENCE")
-    return Path(env) if env else REPO.parent / "shared" / "reference" / "h100"
+    if env:
+        return Path(env)
+    shared = REPO.parent / "shared" / "reference" / "h100"
+    return shared if shared.is_dir() else REPO / "tests" / "data" / "reference" / "h100"
 
 
 def load_models(hw: str | Path = REPO / "hwconfigs" / "h100.yaml", unit: str = "gpu") -> dict[str, GpuModel]:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
+DEFAULT_REFERENCE = next((p for p in (ROOT.parent / "shared" / "reference" / "dram",
+                                       ROOT / "tests" / "data" / "reference" / "dram") if p.is_dir()))
 PRESET = ROOT / "hwconfigs" / "memory" / "dramsim3-hbm2.yaml"
 BEGIN, END = "<!-- validation:begin -->", "<!-- validation:end -->"
 

@@ -11,15 +11,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from functools import lru_cache
+
 from simulator.memory.analytical import stream_time
+from simulator.memory.dram.transaction import transfer
 from simulator.memory.spec import MemorySpec
 
 
 def transfer_seconds(memory: MemorySpec, nbytes: float, *, sharers: int = 1) -> float:
-    """Seconds to stream `nbytes` while `sharers` engines stream the same amount concurrently."""
+    """Seconds to stream `nbytes` while `sharers` engines stream the same amount concurrently.
+
+    DMA tiles are issued back to back by a deep queue, so a tile costs its share of the memory's streaming
+    bandwidth, not a latency of its own. With a timing table that bandwidth comes from the transaction-level
+    DRAM model (address mapping, bank/row state, refresh) on a long contiguous stream; without one, from the
+    memory's analytical `efficiency`."""
     if nbytes <= 0:
         return 0.0
-    return stream_time(memory, nbytes * sharers)
+    if memory.timing is None:
+        return stream_time(memory, nbytes * sharers)
+    return nbytes * sharers / dram_stream_bandwidth(memory)
+
+
+@lru_cache(maxsize=64)
+def dram_stream_bandwidth(memory: MemorySpec) -> float:
+    """Bytes/s of a 64 MiB contiguous read through the transaction-level DRAM model."""
+    return transfer(memory, 0, 64 << 20).bandwidth
 
 
 @dataclass(frozen=True)

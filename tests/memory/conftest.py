@@ -12,7 +12,7 @@ from simulator.memory.loader import load_memory_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "hwconfigs" / "memory"
-REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
+REFERENCE = validate.DEFAULT_REFERENCE   # ../shared/reference/dram, else the copy in tests/data/reference
 
 
 def preset(name: str):
