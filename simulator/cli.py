@@ -137,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
     g = osub.add_parser("gemm", help="a linear layer y[M,N] = x[M,K] W[N,K]^T")
     for d in ("M", "N", "K"):
         g.add_argument(d, type=_positive)
+    gv = osub.add_parser("gemv", help="a matrix-vector product y[N] = W[N,K] x[K] (a batch-1 linear layer)")
+    for d in ("N", "K"):
+        gv.add_argument(d, type=_positive)
     a = osub.add_parser("attention-decode", help="decode attention, one query token per request")
     a.add_argument("--kv-len", type=_positive, required=True)
     ap = osub.add_parser("attention-prefill", help="prefill attention over a prompt")
@@ -154,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     s = osub.add_parser("softmax", help="softmax over rows x cols")
     s.add_argument("--rows", type=_positive, required=True)
     s.add_argument("--cols", type=_positive, required=True)
-    for x in (g, a, ap, n, s):
+    for x in (g, gv, a, ap, n, s):
         x.add_argument("--dtype", default="bf16", help="fp32, bf16, fp16, fp8, int8, int4 (default bf16)")
         x.add_argument("--unit", help="unit name in the system (default: the unit the system maps this op to)")
         _common(x, run_only=False)

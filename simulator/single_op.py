@@ -24,6 +24,8 @@ def build_op(args: argparse.Namespace) -> Op:
         raise ConfigError(f"unknown dtype '{dt}'; {allowed(DTYPE_BYTES)}", file="--dtype")
     if args.op == "gemm":
         return mk.gemm("gemm", args.M, args.N, args.K, weights=dt, act=dt)
+    if args.op == "gemv":
+        return mk.gemm("gemv", 1, args.N, args.K, weights=dt, act=dt)
     if args.op in ("attention-decode", "attention-prefill"):
         kv_heads = args.kv_heads or args.heads
         if args.heads % kv_heads:
