@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from simulator.config.loader import load
 from simulator.config.spec import validate
 from simulator.errors import ConfigError
 from simulator.memory.spec import MemorySpec
@@ -14,20 +13,8 @@ from simulator.memory.spec import MemorySpec
 def load_memory_spec(path: str | Path) -> MemorySpec:
     """Read and validate a memory preset such as hwconfigs/memory/dramsim3-hbm2.yaml."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        raise ConfigError(f"YAML syntax error: {getattr(exc, 'problem', None) or exc}", file=str(path),
-                          key=where) from None
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of keys at the top level", file=str(path))
-    if data.get("kind", "memory") != "memory":
-        raise ConfigError(f"kind is {data.get('kind')!r}; expected 'memory'", file=str(path), key="kind")
-    spec = validate(MemorySpec, data, file=str(path))
+    doc = load(path, kinds=("memory",))
+    spec = validate(MemorySpec, doc.data, file=str(path))
     check_model(spec, file=str(path))
     return spec
 
