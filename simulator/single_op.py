@@ -52,7 +52,7 @@ def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = Non
     name = unit or system.mapping.get(op.op_class)
     if name not in system.units and name != "link":
         raise ConfigError(f"unknown unit '{name}'; {allowed(system.units)}", file="--unit")
-    model = system.models(level)[name]
+    model = system.model(name, level)
     isolated = getattr(model, "cost_isolated", None)  # a model may price a lone call differently (GPU eager launch)
     cost = isolated(op) if isolated is not None else model.cost(op)
     spec = system.units[name]

@@ -1,7 +1,6 @@
 """Lowering: FLOPs and bytes follow from the shapes; property tests over random shapes and batches."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest

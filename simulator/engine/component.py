@@ -27,16 +27,11 @@ class Component:
         self.clock = clock
         self._resource = simpy.Resource(env, capacity=capacity)
         self._counts: dict[str, float] = defaultdict(float)
-        self._busy_ps = 0
 
     @property
     def counts(self) -> MappingProxyType:
         """Actions performed so far (action name -> count), for energy."""
         return MappingProxyType(self._counts)
-
-    @property
-    def busy_ps(self) -> int:
-        return self._busy_ps
 
     def execute(self, cost: OpCost) -> Generator[simpy.Event, None, tuple[int, int]]:
         """Queue for the component, hold it for the cost's duration; returns (start_ps, end_ps)."""
@@ -45,7 +40,6 @@ class Component:
             start = self.env.now
             duration = to_ps(cost.time_s)
             yield self.env.timeout(duration)
-        self._busy_ps += duration
         for action, n in cost.counts.items():
             self._counts[action] += n
         return start, start + duration

@@ -36,11 +36,13 @@ class OpEvent:
 
 @dataclass
 class BlockRun:
-    """A simulated block (prologue, one layer, epilogue): its duration and op events."""
+    """A simulated block (prologue, one layer, epilogue): its duration, op events and the actions each unit
+    counted (unit -> action -> count), for energy."""
 
     name: str
     duration_ps: int
     events: list[OpEvent]
+    counts: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,7 +122,8 @@ class Executor:
         for node in nx.topological_sort(graph):
             env.process(proc(node))
         env.run()
-        return BlockRun(name, int(env.now), events)
+        counts = {u: dict(c.counts) for u, c in units.items() if c.counts}
+        return BlockRun(name, int(env.now), events, counts)
 
     def group_stages(self, graph: nx.DiGraph) -> nx.DiGraph:
         """Contract the per-request Q.K^T ops (and, apart, the S.V ops) mapped to a unit whose model costs a whole
@@ -182,4 +185,4 @@ class Executor:
     def _handoff(self, op: Op) -> BlockRun:
         cost = self.cost(op, "link")
         dur = to_ps(cost.time_s)
-        return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)])
+        return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)], {"link": dict(cost.counts)})

@@ -39,25 +39,29 @@ class Stats:
         return pd.DataFrame(rows)
 
     def _totals(self):
+        """Busy time per unit and per op class, bytes per memory, and action counts per unit over the run."""
         busy: dict[str, float] = defaultdict(float)
-        flops: dict[str, float] = defaultdict(float)
+        by_class: dict[str, float] = defaultdict(float)
         moved: dict[str, float] = defaultdict(float)
-        counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for _, ev in self.result.timeline():
-            busy[ev.unit] += to_s(ev.end_ps - ev.start_ps)
-            flops[ev.unit] += ev.cost.flops
+            t = to_s(ev.end_ps - ev.start_ps)
+            busy[ev.unit] += t
+            by_class[ev.op.op_class] += t
             for mem, b in ev.cost.bytes.items():
                 moved[mem] += b
-            for action, n in ev.cost.counts.items():
-                counts[ev.unit][action] += n
-        return busy, flops, moved, counts
+        counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for p in self.result.placements:
+            for unit, actions in p.run.counts.items():
+                for action, n in actions.items():
+                    counts[unit][action] += n
+        return busy, by_class, moved, counts
 
     def summary(self) -> dict:
         res = self.result
         sched = res.schedule
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
-        busy, flops, moved, counts = self._totals()
+        busy, by_class, moved, counts = self._totals()
         utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
@@ -79,9 +83,6 @@ class Stats:
         for p in res.placements:
             blocks[p.block] += to_s(p.run.duration_ps)
         layer_runs = [p.run for p in res.placements if p.block == "layer"]
-        by_class: dict[str, float] = defaultdict(float)
-        for _, ev in res.timeline():
-            by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
         graph = sched.graph
         commands: dict[str, float] = defaultdict(float)
         for unit_counts in counts.values():

@@ -18,7 +18,7 @@ import pandas as pd
 
 from simulator.gpu.model import GpuModel
 from simulator.lowering import builders as mk
-from simulator.lowering.ops import Op, Tensor, shape
+from simulator.lowering.ops import Op, Tensor
 from simulator.lowering.profiles import PROFILES, Profile
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,6 +12,8 @@ File layout (kind: system), read top-down like the chip:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -69,18 +71,20 @@ class System:
         """Bytes of memory per device."""
         return sum(m.capacity_bytes for m in self.memories.values())
 
-    def models(self, level: str | None = None) -> dict[str, Any]:
-        """One model per unit (and 'link') at `level` (default: the system's level)."""
-        level = level or self.level
-        out = {}
-        for name, spec in self.units.items():
-            memory = self.memories.get(spec.memory) if spec.memory else None
-            out[name] = lookup(spec.type, file=str(self.path), key=name).model(level, name, spec, memory)
-        if self.link is not None:
+    def model(self, name: str, level: str | None = None) -> Any:
+        """The model of unit `name` (or 'link') at `level` (default: the system's level)."""
+        if name == "link" and self.link is not None:
             from simulator.link.collective import LinkModel
 
-            out["link"] = LinkModel("link", self.link)
-        return out
+            return LinkModel("link", self.link)
+        spec = self.units[name]
+        memory = self.memories.get(spec.memory) if spec.memory else None
+        return lookup(spec.type, file=str(self.path), key=name).model(level or self.level, name, spec, memory)
+
+    def models(self, level: str | None = None) -> dict[str, Any]:
+        """One model per unit (and 'link') at `level`."""
+        names = list(self.units) + (["link"] if self.link is not None else [])
+        return {name: self.model(name, level) for name in names}
 
 
 def load_system(path: str | Path, overrides: dict[str, Any] | None = None) -> System:
@@ -141,22 +145,15 @@ def _mapping(layout: SystemLayout, units: dict[str, UnitSpec], file: str) -> dic
     return mapping
 
 
-class doc_errors:
+@contextmanager
+def doc_errors(doc: Document, prefix: str = "hw") -> Iterator[None]:
     """Re-attribute a ConfigError caused by a `--set` override to that override."""
-
-    def __init__(self, doc: Document, prefix: str = "hw"):
-        self.doc, self.prefix = doc, prefix
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if isinstance(exc, ConfigError) and exc.key:
-            for key in self.doc.overrides:
-                if exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + "."):
-                    exc.file = f"--set {self.prefix}.{key}"
-                    exc.args = (exc.format(),)
-                    break
-        return False
-
-
+    try:
+        yield
+    except ConfigError as exc:
+        for key in doc.overrides:
+            if exc.key and (exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")):
+                exc.file = f"--set {prefix}.{key}"
+                exc.args = (exc.format(),)
+                break
+        raise

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
-import pandas as pd
 
 from simulator.lowering.ops import Op
 
@@ -77,13 +76,3 @@ class OpGraph:
             full.add_edges_from((t, h) for t in tail for h in heads)
             tail = [mapping[n] for n, d in graph.out_degree() if d == 0]
         return full
-
-    def to_frame(self) -> pd.DataFrame:
-        rows = []
-        for block, graph, count in self.blocks():
-            for name, data in graph.nodes(data=True):
-                op: Op = data["op"]
-                rows.append({"block": block, "op": name, "kind": op.kind, "class": op.op_class, "count": count,
-                             "flops": op.flops, "bytes": op.bytes, "weight_bytes": op.weight_bytes,
-                             "dtype": op.dtype, "kernels": op.kernels, "request": op.request, **op.dims})
-        return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ simulated once. Shapes are per device shard (after tensor/pipeline partitioning)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 DTYPE_BYTES: dict[str, float] = {
@@ -68,7 +68,6 @@ class Op:
     dtype: str = "fp16"
     kernels: int = 1                      # kernels a GPU launches for it (implementation profile)
     request: int | None = None            # decode/prefill request index, for per-request ops
-    tags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -98,10 +97,6 @@ class Op:
     @property
     def weight_bytes(self) -> float:
         return sum(t.bytes for t in self.inputs if t.resident)
-
-    @property
-    def arithmetic_intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes else float("inf")
 
     def key(self) -> tuple:
         """Identity of the work, without the name: equal keys mean equal cost on the same unit and state."""

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REFERENCE = next((p for p in (ROOT.parent / "shared" / "reference" / "dram",
-                                       ROOT / "tests" / "data" / "reference" / "dram") if p.is_dir()))
+_SHARED = ROOT.parent / "shared" / "reference" / "dram"
+DEFAULT_REFERENCE = _SHARED if _SHARED.is_dir() else ROOT / "tests" / "data" / "reference" / "dram"
 PRESET = ROOT / "hwconfigs" / "memory" / "dramsim3-hbm2.yaml"
 BEGIN, END = "<!-- validation:begin -->", "<!-- validation:end -->"
 

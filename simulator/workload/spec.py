@@ -145,11 +145,12 @@ def _check_fits_model(spec: WorkloadSpec, model: ModelSpec, kv: np.ndarray, file
         key = "prompt_len" if spec.phase == "prefill" else ("trace" if spec.trace else "context_len")
         raise ConfigError(f"sequence length {longest} exceeds the model's maximum of {model.max_position} "
                           f"positions ({model.name})", file=file, key=key)
-    for name, n in (("heads", model.heads), ("kv_heads", model.n_kv_heads)):
-        if n % spec.tp and spec.tp % n:
-            raise ConfigError(f"tp={spec.tp} does not divide the model's {n} {name.replace('_', ' ')} "
-                              f"({model.name}); allowed: a divisor of {n}", file=file, key="tp")
-    if model.heads % spec.tp:
-        raise ConfigError(f"tp={spec.tp} does not divide the model's {model.heads} heads", file=file, key="tp")
+    # query heads split evenly; KV heads split, or are replicated when tp is a multiple of them (GQA)
+    kv = model.n_kv_heads
+    for name, n, ok in (("heads", model.heads, model.heads % spec.tp == 0),
+                        ("kv heads", kv, kv % spec.tp == 0 or spec.tp % kv == 0)):
+        if not ok:
+            raise ConfigError(f"tp={spec.tp} does not divide the model's {n} {name} ({model.name}); "
+                              f"allowed: a divisor of {n}", file=file, key="tp")
     if spec.pp > (spec.layers or model.layers):
         raise ConfigError(f"pp={spec.pp} exceeds the {spec.layers or model.layers} layers", file=file, key="pp")
