@@ -29,3 +29,22 @@ def test_gemm_stages_are_bandwidth_bound_near_the_artifact(summary):
     assert st["A"]["cycles"] == pytest.approx(27_586, rel=0.10)
     assert st["E"]["cycles"] == pytest.approx(82_641, rel=0.10)
     assert st["A"]["bandwidth_utilisation"]["hbm"] > 0.8
+
+
+def test_normal_dram_commands_follow_the_bytes_streamed(summary):
+    """RD + WR requests carry exactly the non-PIM bytes; a contiguous stream opens one 1 KB row per 16 requests;
+    every rank of every channel refreshes once per tREFI of the run."""
+    cmd, bw = summary["commands"], summary["bandwidth"]["hbm"]
+    assert set(cmd) >= {"ACT", "RD", "WR", "REF", "GWRITE", "G_ACT", "COMP", "READRES"}
+    pim_bus = cmd["GWRITE"] * 1024 + cmd["READRES"] * 32 * 2      # GWRITE rows and READRES accumulators
+    assert (cmd["RD"] + cmd["WR"]) * 64 == pytest.approx(bw["bytes"] - pim_bus, rel=1e-9)
+    assert cmd["ACT"] == pytest.approx((cmd["RD"] + cmd["WR"]) / 16, rel=0.01)
+    assert cmd["REF"] == 32 * 2 * int(summary["latency_s"] / 3.9e-6)
+
+
+def test_dram_energy_is_counts_times_the_command_table(summary):
+    """HBM energy = ACT x 828 pJ + RD x 804 pJ + WR x 1068 pJ + REF x 60.8 nJ + 66 pJ x 32 channels per cycle."""
+    cmd = summary["commands"]
+    expected = (cmd["ACT"] * 828e-12 + cmd["RD"] * 804e-12 + cmd["WR"] * 1068e-12 + cmd["REF"] * 60.8e-9
+                + 66e-12 * 32 * summary["latency_s"] / 1e-9)
+    assert summary["energy_j"]["by_component"]["hbm"] == pytest.approx(expected, rel=1e-6)

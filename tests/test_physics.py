@@ -90,13 +90,14 @@ def test_latency_is_the_sum_of_blocks(run):
     assert st["layers_s"] == pytest.approx(st["layer_s"] * run.summary["layers_simulated"], rel=1e-12)
 
 
-def test_ops_on_one_unit_never_overlap(run):
+def test_ops_on_one_engine_never_overlap(run):
+    """One engine runs one op at a time (an NPU's vector units and systolic arrays are two engines)."""
     for p in run.result.placements:
-        spans = sorted((ev.start_ps, ev.end_ps, ev.unit) for ev in p.run.events)
-        last_end: dict[str, int] = {}
-        for start, end, unit in spans:
-            assert start >= last_end.get(unit, 0)
-            last_end[unit] = end
+        spans = sorted((ev.start_ps, ev.end_ps, ev.unit, ev.engine) for ev in p.run.events)
+        last_end: dict[tuple[str, str], int] = {}
+        for start, end, unit, engine in spans:
+            assert start >= last_end.get((unit, engine), 0)
+            last_end[(unit, engine)] = end
 
 
 def test_block_is_at_least_its_critical_path(run):

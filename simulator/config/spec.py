@@ -71,6 +71,8 @@ def _config_error(model: type[BaseModel], exc: ValidationError, file: str, prefi
         return ConfigError(f"{err.get('input')!r} is not allowed; {msg.replace('Input should be', 'expected')}",
                            file=file, key=key)
     msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
+    if isinstance(err.get("input"), dict):        # a whole-document check: its message names the keys
+        return ConfigError(msg, file=file, key=key)
     return ConfigError(f"{msg} (got {err.get('input')!r})", file=file, key=key)
 
 

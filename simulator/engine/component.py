@@ -25,7 +25,7 @@ class Component:
         self.env = env
         self.name = name
         self.clock = clock
-        self._resource = simpy.Resource(env, capacity=capacity)
+        self._resource = simpy.PriorityResource(env, capacity=capacity)
         self._counts: dict[str, float] = defaultdict(float)
 
     @property
@@ -33,13 +33,21 @@ class Component:
         """Actions performed so far (action name -> count), for energy."""
         return MappingProxyType(self._counts)
 
-    def execute(self, cost: OpCost) -> Generator[simpy.Event, None, tuple[int, int]]:
-        """Queue for the component, hold it for the cost's duration; returns (start_ps, end_ps)."""
-        with self._resource.request() as req:
+    def execute(self, cost: OpCost, priority: int = 0,
+                done: simpy.Event | None = None) -> Generator[simpy.Event, None, tuple[int, int]]:
+        """Queue for the component (lower `priority` first, then first come), hold it for the cost's duration;
+        returns (start_ps, end_ps). `done` is triggered before the component is released, and the release waits
+        two zero-time steps, so that work waiting on it (directly or through an AllOf) is queued by then and the
+        priorities, not the order of wake-ups, decide what runs next."""
+        with self._resource.request(priority=priority) as req:
             yield req
             start = self.env.now
             duration = to_ps(cost.time_s)
             yield self.env.timeout(duration)
+            if done is not None:
+                done.succeed()
+                yield self.env.timeout(0)
+                yield self.env.timeout(0)
         for action, n in cost.counts.items():
             self._counts[action] += n
         return start, start + duration

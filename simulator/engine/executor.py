@@ -1,9 +1,13 @@
 """Execute a Schedule as a discrete-event simulation (SimPy, integer picoseconds).
 
-Each op is one SimPy process: it waits for its producers, queues for its unit (a resource that runs one op at
-a time), holds it for the duration its unit model gives, and records an event. Ops on different units overlap
+Each op is one SimPy process: it waits for its producers, queues for its unit's engine (a resource that runs one
+op at a time; a unit has one engine unless its model's `engine(op)` names several, as an NPU's vector units beside
+its systolic arrays), holds it for the duration its unit model gives, and records an event. Ops on different units overlap
 when the graph allows. Identical layers are simulated once and their timeline reused (memoisation), and
 identical (op, unit) work is costed once; `memoise=False` re-simulates every layer and re-costs every op.
+With sub-batch interleaving the first two layers are simulated together (their sub-batches overlap across the
+layer boundary) and every further layer repeats the steady state between them: A + B + (C + D)(N - 1) + E + F,
+as the NeuPIMs artifact composes a model from a two-layer run.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class OpEvent:
     start_ps: int
     end_ps: int
     cost: OpCost
+    engine: str = ""     # which engine of the unit ran it ("" when the unit has one)
 
 
 @dataclass
@@ -94,7 +99,13 @@ class Executor:
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         env = simpy.Environment()
-        units = {u: Component(env, name=u) for u in self.models}
+        engines: dict[tuple[str, str], Component] = {}
+
+        def engine_of(unit: str, op: Op) -> str:
+            """The engine of a unit that runs `op` (a model's `engine(op)`, e.g. an NPU's vector units)."""
+            engine = getattr(self.models[unit], "engine", None)
+            return engine(op) if engine else ""
+
         graph = self.group_stages(graph)
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
@@ -115,14 +126,21 @@ class Executor:
                                                start_cycle=env.now * 1e-12 / memory.tck)
             else:
                 cost = self.cost(op, unit)
-            start, end = yield from units[unit].execute(cost)
-            events.append(OpEvent(node, op, unit, start, end, cost))
-            done[node].succeed()
+            engine = engine_of(unit, op)
+            if (unit, engine) not in engines:
+                engines[(unit, engine)] = Component(env, name=unit)
+            start, end = yield from engines[(unit, engine)].execute(cost, graph.nodes[node].get("priority", 0),
+                                                                    done[node])
+            events.append(OpEvent(node, op, unit, start, end, cost, engine))
 
         for node in nx.topological_sort(graph):
             env.process(proc(node))
         env.run()
-        counts = {u: dict(c.counts) for u, c in units.items() if c.counts}
+        counts: dict[str, dict[str, float]] = {}
+        for (unit, _), c in engines.items():
+            for action, n in c.counts.items():
+                counts.setdefault(unit, {})
+                counts[unit][action] = counts[unit].get(action, 0.0) + n
         return BlockRun(name, int(env.now), events, counts)
 
     def group_stages(self, graph: nx.DiGraph) -> nx.DiGraph:
@@ -135,7 +153,7 @@ class Executor:
             if op.kind in ("attention_qk", "attention_sv"):
                 unit = self.schedule.unit_of(op)
                 if hasattr(self.models[unit], "stage"):
-                    groups.setdefault(f"{unit}:{op.kind}", []).append(node)
+                    groups.setdefault(f"{scope_of(node)}{unit}:{op.kind}", []).append(node)
         if not groups:
             return graph
         owner = {n: g for g, nodes in groups.items() for n in nodes}
@@ -148,7 +166,7 @@ class Executor:
             merged = Op(name, ops[0].kind, shape(requests=len(ops)), sum(o.flops for o in ops),
                         tuple(t for o in ops for t in o.inputs), tuple(t for o in ops for t in o.outputs),
                         dtype=ops[0].dtype)
-            out.add_node(name, op=merged, members=ops)
+            out.add_node(name, op=merged, members=ops, priority=graph.nodes[nodes[0]].get("priority", 0))
         out.add_edges_from((owner.get(u, u), owner.get(v, v)) for u, v in graph.edges
                            if owner.get(u, u) != owner.get(v, v))
         return out
@@ -164,6 +182,17 @@ class Executor:
         now += pro.duration_ps
         layer_run: BlockRun | None = None
         index = 0
+        if graph.interleaved is not None:
+            stages = []
+            pair = self.run_block("layer", graph.interleaved)
+            placements.append(Placement("layer", 0, 0, now, pair))
+            now += pair.duration_ps
+            steady = steady_layer(pair) if graph.layers > 2 else None
+            for index in range(2, graph.layers):
+                placements.append(Placement("layer", index, 0, now, steady))
+                now += steady.duration_ps
+            if self.progress:
+                self.progress(graph.layers, graph.layers)
         for device, count in enumerate(stages):
             for _ in range(count):
                 if layer_run is None or not self.memoise:
@@ -186,3 +215,30 @@ class Executor:
         cost = self.cost(op, "link")
         dur = to_ps(cost.time_s)
         return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)], {"link": dict(cost.counts)})
+
+
+def scope_of(node: str) -> str:
+    """The sub-batch scope of an interleaved block's node (`L0.sb1/`), or '' for a plain layer's."""
+    return node.rsplit("/", 1)[0] + "/" if "/" in node else ""
+
+
+def is_attention(op: Op) -> bool:
+    """Per-request attention work (Q.K^T, softmax, S.V) or a stage of it."""
+    return op.request is not None or op.op_class == "attention"
+
+
+def post_attention_start(run: BlockRun, scope: str) -> int:
+    """When a sub-batch's first op after its attention starts (its projection GEMM)."""
+    mine = [ev for ev in run.events if ev.name.startswith(scope)]
+    att_end = max(ev.end_ps for ev in mine if is_attention(ev.op))
+    return min(ev.start_ps for ev in mine if not is_attention(ev.op) and ev.start_ps >= att_end)
+
+
+def steady_layer(pair: BlockRun) -> BlockRun:
+    """One steady-state layer of sub-batch interleaving, cut from a two-layer block: from sub-batch 0's projection
+    in layer 0 to the same in layer 1 (NeuPIMs' stages C + D), with half the block's action counts."""
+    t0, t1 = post_attention_start(pair, "L0.sb0/"), post_attention_start(pair, "L1.sb0/")
+    events = [OpEvent(ev.name, ev.op, ev.unit, ev.start_ps - t0, ev.end_ps - t0, ev.cost, ev.engine)
+              for ev in pair.events if t0 <= ev.start_ps < t1]
+    counts = {u: {a: n / 2 for a, n in c.items()} for u, c in pair.counts.items()}
+    return BlockRun("layer", t1 - t0, events, counts)

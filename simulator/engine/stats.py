@@ -1,7 +1,9 @@
 """From a simulation Result to tables (pandas) and the summary every output shares.
 
 Energy = sum over components of (action counts x per-action energy from the hardware config) + static power x
-time; memory: bytes x 8 x energy per bit + background energy per channel per tCK; links: bits x energy per bit.
+time; memory with a timing table: the ACT/RD/WR/REF counts of its normal traffic x their energies + I/O bits +
+background per channel per tCK (simulator.memory.traffic; PIM commands are the PIM unit's); memory without one:
+bytes x 8 x energy per bit + background; links: bits x energy per bit.
 Counts with no table entry are listed under `energy_j.uncosted` rather than silently costed at zero.
 """
 
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator.engine.executor import Result
+from simulator.engine.executor import Result, is_attention, post_attention_start, scope_of
 from simulator.engine.time import ClockDomain, to_s
+from simulator.memory import traffic
 
 
 @dataclass
@@ -43,25 +46,34 @@ class Stats:
         busy: dict[str, float] = defaultdict(float)
         by_class: dict[str, float] = defaultdict(float)
         moved: dict[str, float] = defaultdict(float)
-        for _, ev in self.result.timeline():
-            t = to_s(ev.end_ps - ev.start_ps)
-            busy[ev.unit] += t
-            by_class[ev.op.op_class] += t
+        streamed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        units = self.result.schedule.system.units
+        spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        for p, ev in self.result.timeline():
+            spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
+            by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
+            pim = getattr(units.get(ev.unit), "type", None) == "pim"
             for mem, b in ev.cost.bytes.items():
                 moved[mem] += b
+                if not pim:
+                    read = _read_fraction(ev.op) * b
+                    streamed[mem][0] += read
+                    streamed[mem][1] += b - read
+        for (_, unit), intervals in spans.items():
+            busy[unit] += to_s(_union(intervals))      # a unit is busy while any of its engines is
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for p in self.result.placements:
             for unit, actions in p.run.counts.items():
                 for action, n in actions.items():
                     counts[unit][action] += n
-        return busy, by_class, moved, counts
+        return busy, by_class, moved, streamed, counts
 
     def summary(self) -> dict:
         res = self.result
         sched = res.schedule
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
-        busy, by_class, moved, counts = self._totals()
+        busy, by_class, moved, streamed, counts = self._totals()
         utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
@@ -74,7 +86,9 @@ class Stats:
             bandwidth["link"] = {"bytes": b, "gbps": b / latency / 1e9 if latency else 0.0,
                                  "peak_gbps": system.link.bandwidth / 1e9,
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
-        energy = self.energy(latency, moved, counts)
+        dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
+                for name, mem in system.memories.items()}
+        energy = self.energy(latency, moved, streamed, dram, counts)
         domains = [ClockDomain(u, s.clock) for u, s in system.units.items()]
         domains += [ClockDomain(n, 1 / m.tck) for n, m in system.memories.items()]
         cycles = {d.name: d.cycles(res.latency_ps) for d in domains}
@@ -85,6 +99,9 @@ class Stats:
         layer_runs = [p.run for p in res.placements if p.block == "layer"]
         graph = sched.graph
         commands: dict[str, float] = defaultdict(float)
+        for mem_counts in dram.values():
+            for name, n in mem_counts.items():
+                commands[name] += n
         for unit_counts in counts.values():
             for action, n in unit_counts.items():
                 if action.startswith("cmd."):
@@ -124,35 +141,46 @@ class Stats:
 
     def layer_phases(self, run) -> dict:
         """NeuPIMs' stages of one layer: A before the first attention op (QKV generation), B from the first
-        attention op to the last (multi-head attention), E after it (projection and FFN). Cycles are in the
-        clock of the unit that runs the GEMMs and exclude exposed communication (time when only collectives
-        run), which is reported apart as `communication_cycles`: the NeuPIMs artifact simulates one device
+        attention op to the last (multi-head attention), E after it (projection and FFN). With sub-batch
+        interleaving the two-layer block splits at each sub-batch's projection into A to F (A to D for one layer):
+        A = QKV#1, B = QKV#2 | MHA#1, C = Proj/FFN#1 + QKV#1' | MHA#2, D = Proj/FFN#2 + QKV#2' | MHA#1', ...
+        Cycles are in the clock of the unit that runs the GEMMs and exclude exposed communication (time when only
+        collectives run), reported apart as `communication_cycles`: the NeuPIMs artifact simulates one device
         and no interconnect. `pim_cycles` is PIM-unit busy time in the same clock."""
-        system = self.result.schedule.system
-        att = [ev for ev in run.events if ev.op.op_class == "attention"]
+        att = [ev for ev in run.events if is_attention(ev.op)]
         if not att:
             return {}
+        if run.events[0].name.startswith("L") and "/" in run.events[0].name:
+            scopes = sorted({scope_of(ev.name) for ev in run.events})
+            first = min(ev.start_ps for ev in att if ev.name.startswith(scopes[0]))
+            cuts = [0, first] + [post_attention_start(run, sc) for sc in scopes] + [run.duration_ps]
+            names = "ABCDEF"
+        else:
+            cuts = [0, min(ev.start_ps for ev in att), max(ev.end_ps for ev in att), run.duration_ps]
+            names = "ABE"
+        return {name: self._window(run, lo, hi) for name, lo, hi in zip(names, cuts, cuts[1:])}
+
+    def _window(self, run, lo: int, hi: int) -> dict:
+        """Cycles, PIM busy cycles, exposed communication and bandwidth use of the ops inside [lo, hi)."""
+        system = self.result.schedule.system
         host = system.mapping.get("gemm")
         clock = ClockDomain(host, system.units[host].clock) if host in system.units else ClockDomain("ps", 1e12)
-        b0, b1 = min(ev.start_ps for ev in att), max(ev.end_ps for ev in att)
-        out = {}
-        for name, lo, hi in (("A", 0, b0), ("B", b0, b1), ("E", b1, run.duration_ps)):
-            inside = [ev for ev in run.events if ev.start_ps >= lo and ev.end_ps <= hi and ev.end_ps > ev.start_ps]
-            pim = sum(ev.end_ps - ev.start_ps for ev in inside if system.units.get(ev.unit) is not None
-                      and system.units[ev.unit].type == "pim")
-            comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
-            work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
-            exposed = _union(comm + work) - _union(work) if comm else 0
-            util: dict[str, float] = {}
-            for mem, spec in system.memories.items():
-                moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
-                span = hi - lo - exposed
-                util[mem] = moved / (to_s(span) * spec.peak_bandwidth) if span > 0 else 0.0
-            out[name] = {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
-                         "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
-        return out
+        inside = [ev for ev in run.events if ev.start_ps >= lo and ev.end_ps <= hi and ev.end_ps > ev.start_ps]
+        pim = sum(ev.end_ps - ev.start_ps for ev in inside if system.units.get(ev.unit) is not None
+                  and system.units[ev.unit].type == "pim")
+        comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
+        work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
+        exposed = _union(comm + work) - _union(work) if comm else 0
+        util: dict[str, float] = {}
+        for mem, spec in system.memories.items():
+            moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
+            span = hi - lo - exposed
+            util[mem] = moved / (to_s(span) * spec.peak_bandwidth) if span > 0 else 0.0
+        return {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
+                "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
 
-    def energy(self, latency: float, moved: dict[str, float], counts: dict[str, dict[str, float]]) -> dict:
+    def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]],
+               dram: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict:
         system = self.result.schedule.system
         by: dict[str, float] = {}
         uncosted: dict[str, float] = {}
@@ -166,8 +194,11 @@ class Stats:
                     uncosted[f"{unit}.{action}"] = n
             by[unit] = dyn + spec.static_power * latency
         for name, mem in system.memories.items():
-            background = mem.energy.background_per_channel * mem.organisation.channels * latency / mem.tck
-            by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + background
+            if mem.timing is not None:
+                by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency)
+            else:
+                background = mem.energy.background_per_channel * mem.organisation.channels * latency / mem.tck
+                by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + background
         if system.link is not None:
             by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
@@ -179,6 +210,13 @@ def energy_table(model, spec) -> dict[str, float]:
     IDD values), overridden by the unit's `energy:` table in the hardware file."""
     defaults = getattr(model, "energy_table", {})
     return {**defaults, **spec.energy}
+
+
+def _read_fraction(op) -> float:
+    """Share of an op's memory traffic that is reads: its input bytes over its input and output bytes."""
+    reads = sum(t.bytes for t in op.inputs)
+    total = reads + sum(t.bytes for t in op.outputs)
+    return reads / total if total else 1.0
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:

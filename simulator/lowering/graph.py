@@ -39,6 +39,7 @@ class OpGraph:
     layers: int
     stages: list[int] = field(default_factory=list)   # layers per pipeline stage
     handoff: Op | None = None                           # activations sent from one pipeline stage to the next
+    interleaved: nx.DiGraph | None = None               # sub-batch interleaving: min(2, layers) layers, two halves
 
     def blocks(self) -> Iterator[tuple[str, nx.DiGraph, int]]:
         """(block name, graph, how many times it runs) in execution order."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import networkx as nx
 import numpy as np
 
 from simulator.lowering import builders as mk
@@ -63,9 +64,11 @@ class Lowering:
             last = self.vector(b, "position_add", "add", t * h, last, weight=t * h, weight_dtype=self.wdt)
         return b
 
-    def layer(self) -> GraphBuilder:
+    def layer(self, requests: np.ndarray | None = None) -> GraphBuilder:
+        """One decoder layer for the whole batch, or (decode) for the requests with the given indices."""
         b = GraphBuilder()
-        m, t, h = self.m, self.tokens, self.m.hidden
+        m, h = self.m, self.m.hidden
+        t = self.tokens if requests is None else len(requests)
         qkv_n = (self.heads + 2 * self.kv_heads) * self.d
         x = self.norm(b, "attn_norm", t, None)
         x = self.linear(b, "qkv_proj", t, qkv_n, h, x)
@@ -79,7 +82,7 @@ class Lowering:
         kv = b.add(Op("kv_write", "kv_write", shape(elements=kv_new), 0.0, (Tensor("kv", kv_new, self.act),),
                       (Tensor("cache", kv_new, self.kvdt, resident=True),), dtype=self.kvdt,
                       kernels=self.profile.kv_copy_kernels), x)
-        attn = self.attention(b, [kv] + ([x] if isinstance(x, str) else list(x)))
+        attn = self.attention(b, [kv] + ([x] if isinstance(x, str) else list(x)), requests)
         if self.profile.output_copy:
             attn = self.vector(b, "attn_out_copy", "copy", t * self.heads * self.d, attn)
         x = self.linear(b, "o_proj", t, h, self.heads * self.d, attn)
@@ -87,7 +90,7 @@ class Lowering:
             x = self.collective(b, "attn_all_reduce", "all_reduce", t * h * DTYPE_BYTES[self.act], self.tp, x)
         x = self.vector(b, "attn_residual", "add", t * h, x)
         x = self.norm(b, "mlp_norm", t, x)
-        x = self.moe(b, x) if m.moe else self.mlp(b, x, t, "mlp")
+        x = self.moe(b, x, t) if m.moe else self.mlp(b, x, t, "mlp")
         if self.tp > 1:
             x = self.collective(b, "mlp_all_reduce", "all_reduce", t * h * DTYPE_BYTES[self.act], self.tp, x)
         self.vector(b, "mlp_residual", "add", t * h, x)
@@ -103,10 +106,10 @@ class Lowering:
             x = self.vector(b, f"{prefix}.act", self.m.activation if self.m.activation != "silu" else "gelu", t * f, x)
         return self.linear(b, f"{prefix}.down_proj", t, h, f, x)
 
-    def moe(self, b: GraphBuilder, x: str) -> str:
+    def moe(self, b: GraphBuilder, x: str, t: int) -> str:
         """Router, then the experts the batch activates: E (1 - (1 - k/E)^T) of them in expectation, each
         with an equal share of the T k routed tokens (uniform routing)."""
-        e, k, t = self.m.moe.experts, self.m.moe.top_k, self.tokens
+        e, k = self.m.moe.experts, self.m.moe.top_k
         r = self.linear(b, "router", t, e, self.m.hidden, x, bias=False)
         r = self.vector(b, "router_topk", "moe_router", t * e, r)
         active = min(e, math.ceil(e * (1 - (1 - k / e) ** t) - 1e-9))
@@ -114,9 +117,10 @@ class Lowering:
         outs = [self.mlp(b, r, per_expert, f"expert{i}") for i in range(active)]
         return self.vector(b, "expert_combine", "add", t * self.m.hidden, outs, extra_in=(k - 1) * t * self.m.hidden)
 
-    def attention(self, b: GraphBuilder, after: list[str]) -> str | list[str]:
+    def attention(self, b: GraphBuilder, after: list[str], requests: np.ndarray | None = None) -> str | list[str]:
         s = self.w.spec
-        kv = np.asarray(self.w.kv_lens, dtype=np.int64)
+        ids = np.arange(len(self.w.kv_lens)) if requests is None else np.asarray(requests, dtype=np.int64)
+        kv = np.asarray(self.w.kv_lens, dtype=np.int64)[ids]
         if s.phase == "prefill":
             groups = [("attention", kv, s.prompt_len, True)]
         elif s.phase == "mixed":
@@ -129,7 +133,8 @@ class Lowering:
             if self.profile.attention == "fused":
                 outs.append(self.fused_attention(b, name, lens, q, causal, after))
             else:
-                outs.extend(self.per_request_attention(b, name, lens, q, causal, after))
+                outs.extend(self.per_request_attention(b, name, lens, q, causal, after,
+                                                       ids if len(lens) == len(ids) else np.arange(len(lens))))
         return outs if len(outs) > 1 else outs[0]
 
     def fused_attention(self, b: GraphBuilder, name: str, kv: np.ndarray, q: int, causal: bool, after) -> str:
@@ -138,13 +143,47 @@ class Lowering:
         return b.add(op, after)
 
     def per_request_attention(self, b: GraphBuilder, name: str, kv: np.ndarray, q: int, causal: bool,
-                              after) -> list[str]:
+                              after, ids: np.ndarray) -> list[str]:
         outs = []
-        for i, length in enumerate(kv.tolist()):
+        for i, length in zip(ids.tolist(), kv.tolist()):
             qk, sm, sv = mk.attention_request(name, i, length, q, causal, heads=self.heads, kv_heads=self.kv_heads,
                                               head_dim=self.d, act=self.act, kv=self.kvdt)
             outs.append(b.add(sv, b.add(sm, b.add(qk, after))))
         return outs
+
+    def interleaved(self) -> nx.DiGraph:
+        """NeuPIMs sub-batch interleaving over min(2, layers) layers: each layer twice, once per sub-batch (nodes
+        `L<l>.sb<s>/<op>`), sub-batch s of layer l feeding sub-batch s of layer l + 1. Each layer of a sub-batch
+        has a pre part (up to and with its attention) and a post part (projection, FFN). The GEMM unit runs them in
+        the artifact's order, pre(0,0) pre(0,1) post(0,0) pre(1,0) post(0,1) pre(1,1) post(1,0) post(1,1), so that
+        one sub-batch's attention (PIM) overlaps the other's GEMMs: order edges (a post part waits for the next
+        pre part's QKV) and queue priorities (node attribute `priority`, that position) enforce it."""
+        halves = sub_batches(self.w.kv_lens, self.w.channels)
+        full = nx.DiGraph()
+        parts: list[tuple] = []        # (pre-attention tails, post-attention heads, attention sources, sinks)
+        for layer in range(min(2, self.w.layers)):
+            for sb, requests in enumerate(halves):
+                g = self.layer(requests).graph
+                scope = f"L{layer}.sb{sb}/"
+                full.update(nx.relabel_nodes(g, {n: scope + n for n in g.nodes}, copy=True))
+                if layer:
+                    prev = f"L{layer - 1}.sb{sb}/"
+                    full.add_edges_from((prev + t, scope + h) for t in _sinks(g) for h in _sources(g))
+                att = {n for n, d in g.nodes(data=True) if d["op"].request is not None}
+                pre = {p for n in att for p in g.predecessors(n)} - att
+                post = {q for n in att for q in g.successors(n)} - att
+                later = post.union(*(nx.descendants(g, n) for n in post))
+                i, last = len(parts), 2 * min(2, self.w.layers) - 1
+                for n in g.nodes:
+                    full.nodes[scope + n]["priority"] = (2 * i + (2 if i < last else 1)) if n in later \
+                        else max(0, 2 * i - 1)
+                first = [scope + n for n in att if not set(g.predecessors(n)) & att]
+                final = [scope + n for n in att if not set(g.successors(n)) & att]
+                parts.append(([scope + n for n in pre], [scope + n for n in post], first, final))
+        for (_, heads, _, att_end), (tails, _, att_start, _) in zip(parts, parts[1:]):
+            full.add_edges_from((t, h) for t in tails for h in heads)          # QKV of the next part first
+            full.add_edges_from((t, h) for t in att_end for h in att_start)    # attention parts in order
+        return full
 
     def epilogue(self) -> GraphBuilder:
         b = GraphBuilder()
@@ -159,6 +198,26 @@ class Lowering:
         return b
 
 
+def sub_batches(kv_lens: np.ndarray, channels: np.ndarray | None) -> list[np.ndarray]:
+    """Two sub-batches of request indices: per KV channel (the trace's; else one channel), the first half of its
+    requests in trace order (rounded up) and the rest."""
+    n = len(kv_lens)
+    ch = np.zeros(n, dtype=np.int64) if channels is None else np.asarray(channels, dtype=np.int64)
+    first = np.zeros(n, dtype=bool)
+    for c in np.unique(ch):
+        idx = np.flatnonzero(ch == c)
+        first[idx[: (len(idx) + 1) // 2]] = True
+    return [np.flatnonzero(first), np.flatnonzero(~first)]
+
+
+def _sources(g: nx.DiGraph) -> list[str]:
+    return [n for n, d in g.in_degree() if d == 0]
+
+
+def _sinks(g: nx.DiGraph) -> list[str]:
+    return [n for n, d in g.out_degree() if d == 0]
+
+
 def lower(workload: Workload) -> OpGraph:
     """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0)."""
     low = Lowering(workload)
@@ -169,4 +228,6 @@ def lower(workload: Workload) -> OpGraph:
     if pp > 1:
         nbytes = workload.new_tokens * workload.model.hidden * DTYPE_BYTES[low.act]
         handoff = mk.collective("pp_send_recv", "send_recv", nbytes, 2, act=low.act)
-    return OpGraph(low.prologue().graph, low.layer().graph, low.epilogue().graph, layers, stages, handoff)
+    interleaved = low.interleaved() if workload.spec.schedule.sub_batch_interleaving else None
+    return OpGraph(low.prologue().graph, low.layer().graph, low.epilogue().graph, layers, stages, handoff,
+                   interleaved)

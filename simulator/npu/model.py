@@ -65,6 +65,11 @@ class NpuModel:
             return self.memory_op(op)
         raise ConfigError(f"an NPU does not run op kind {kind!r} ({op.name})")
 
+    def engine(self, op: Op) -> str:
+        """The engine that runs `op`: the vector units or the systolic arrays (with the DMA). They are separate
+        pipelines (as in the NeuPIMs NPU), so independent work on them overlaps."""
+        return "vector" if op.kind in VECTOR_KINDS else "matrix"
+
     # GEMM -----------------------------------------------------------------------------------------------------
     def gemm(self, M: int, N: int, K: int, dtype: str = "fp16", *, batch: int = 1, op: Op | None = None,
              b_resident: bool = True, label: str = "gemm") -> OpCost:

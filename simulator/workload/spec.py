@@ -36,6 +36,10 @@ class Schedule(Spec):
     """Scheduling options of the mapper and executor."""
 
     memoise: bool = Field(True, description="simulate identical layers once and reuse the result")
+    sub_batch_interleaving: bool = Field(
+        False, description="NeuPIMs sub-batch interleaving (decode, per-request attention): split the batch in two "
+                           "halves per KV channel and overlap one half's attention (PIM) with the other half's "
+                           "GEMMs (NPU); each half re-reads the layer's weights")
 
 
 class WorkloadSpec(Spec):
@@ -72,6 +76,14 @@ class WorkloadSpec(Spec):
     def _requests(self) -> WorkloadSpec:
         if self.requests is not None and self.trace is None:
             raise ValueError("'requests' selects rows of a 'trace'; set trace or use batch")
+        if self.schedule.sub_batch_interleaving:
+            if self.phase != "decode" or self.implementation != "unfused":
+                raise ValueError("schedule.sub_batch_interleaving needs phase: decode and implementation: unfused "
+                                 "(per-request attention ops to split between the sub-batches)")
+            if self.pp > 1:
+                raise ValueError("schedule.sub_batch_interleaving runs with pp: 1")
+            if self.requests == 1 or (self.trace is None and self.batch < 2):
+                raise ValueError("schedule.sub_batch_interleaving needs at least 2 requests")
         return self
 
 
