@@ -119,8 +119,8 @@ class NpuModel:
             whole = float(systolic.scalesim_cycles(m, n, K, R, C, arr.dataflow))
             comp = [whole * tm * tn * tk / macs_core for _, tm, tn, tk in groups]
         else:
-            comp = [float(systolic.onnxim_issue_cycles(tm, tn, tk, R, C, arr.dataflow,
-                                                       min_rows=arr.min_tile_rows)) for _, tm, tn, tk in groups]
+            comp = [float(systolic.onnxim_issue_cycles(tm, tn, tk, R, C, arr.dataflow, min_rows=arr.min_tile_rows,
+                                                       arrays=arr.arrays)) for _, tm, tn, tk in groups]
         comp = [c / macs_rate for c in comp]
         steps = [dma_mod.Step(cnt * batch, c, self._dma_cycles(traffic * tm * tn * tk / macs_core, used))
                  for (cnt, tm, tn, tk), c in zip(groups, comp)]
@@ -144,7 +144,7 @@ class NpuModel:
             "sram_read_bytes": sram_read * used * batch,
             "sram_write_bytes": sram_write * used,
             "macs": float(M) * N * K * batch,
-            "pe_cycles": (ov.cycles + cold) * R * C * s.cores,
+            "pe_cycles": (ov.cycles + cold) * arr.pes * s.cores,
             "tiling": {**t.as_dict(), "per_core_shape": [m, n, K], "batch": batch,
                        "tiles": sum(g[0] for g in groups) * batch},
             "dtype": dtype,
@@ -174,7 +174,7 @@ class NpuModel:
             "sram_write_bytes": nbytes * cores * batch,
             "macs": float(M) * N * K * batch,
             "vector_ops": vc.lane_ops * cores * batch,
-            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "pe_cycles": ov.cycles * s.systolic.pes * s.cores,
             "tiling": {"stream_bytes": nbytes, "per_core_shape": [M, n, K], "batch": batch},
             "dtype": dtype,
         }
@@ -221,7 +221,7 @@ class NpuModel:
             "dram_bytes": dram, "sram_read_bytes": dram + sm.lane_ops * b, "sram_write_bytes": dram,
             "macs": (qk.counts.get(f"mac.{op.dtype}", 0) + sv.counts.get(f"mac.{op.dtype}", 0)) * causal,
             "vector_ops": sm.lane_ops + qk.counts.get("vector.op", 0) + sv.counts.get("vector.op", 0),
-            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "pe_cycles": ov.cycles * s.systolic.pes * s.cores,
             "tiling": {"q_tile_rows": tq, "kv_rereads": rereads, "kv_len_avg": kv_avg, "requests": nreq,
                        "qk": qk.detail["tiling"], "sv": sv.detail["tiling"]},
             "dtype": op.dtype,
@@ -245,7 +245,7 @@ class NpuModel:
             "memory_stall_cycles": ov.memory_stall, "idle_cycles": ov.idle, "cores_used": s.cores,
             "dram_bytes": nbytes, "sram_read_bytes": nbytes * vc.passes, "sram_write_bytes": nbytes,
             "macs": 0.0, "vector_ops": vc.lane_ops * s.cores,
-            "pe_cycles": ov.cycles * s.systolic.rows * s.systolic.cols * s.cores,
+            "pe_cycles": ov.cycles * s.systolic.pes * s.cores,
             "tiling": {"iterations": vc.iterations, "passes": vc.passes, "row": row},
             "dtype": op.dtype,
         }
@@ -259,7 +259,7 @@ class NpuModel:
             "mapping": "dma", "cycles": dma, "compute_cycles": 0.0, "memory_stall_cycles": dma - s.dma.latency,
             "idle_cycles": s.dma.latency, "cores_used": s.cores, "dram_bytes": nbytes,
             "sram_read_bytes": nbytes / 2, "sram_write_bytes": nbytes / 2, "macs": 0.0,
-            "pe_cycles": dma * s.systolic.rows * s.systolic.cols * s.cores, "tiling": {}, "dtype": op.dtype,
+            "pe_cycles": dma * s.systolic.pes * s.cores, "tiling": {}, "dtype": op.dtype,
         }
         return self._finish(plan, op, flops=0.0, label=op.kind)
 
@@ -291,7 +291,7 @@ class NpuModel:
         compute, stall, idle = plan["compute_cycles"], plan["memory_stall_cycles"], plan["idle_cycles"]
         dram_cycles = self._dma_cycles(plan["dram_bytes"], 1)
         bound = "memory" if dram_cycles > compute else "compute"
-        peak_macs = s.systolic.rows * s.systolic.cols * s.cores * max(s.macs_per_pe.values())
+        peak_macs = s.systolic.pes * s.cores * max(s.macs_per_pe.values())
         detail = {
             "op": label,
             "mapping": plan["mapping"],

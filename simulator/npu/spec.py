@@ -20,14 +20,27 @@ DEFAULT_VECTOR_LATENCY: dict[str, float] = {
 
 
 class Systolic(Spec):
-    """One systolic array per core; `timing` selects the cycle convention (SCALE-Sim or ONNXim/NeuPIMs)."""
+    """The systolic arrays of a core; `timing` selects the cycle convention (SCALE-Sim or ONNXim/NeuPIMs)."""
 
     rows: PositiveInt = Field(128, description="PE rows (the reduction dimension K in ws/is, M in os)")
     cols: PositiveInt = Field(128, description="PE columns")
     dataflow: Literal["ws", "os", "is"] = Field("ws", description="stationary operand")
     timing: Literal["scalesim", "onnxim"] = Field("onnxim", description="cycle convention, see docs/npu.md")
     min_tile_rows: PositiveInt = Field(4, description="onnxim: an instruction occupies at least this many cycles")
+    arrays: PositiveInt = Field(1, description="arrays per core sharing its scratchpad: an instruction's streamed "
+                                "rows are spread over them (onnxim timing)")
     accumulator_bytes: float = Field(4, gt=0, description="bytes of one partial sum held on chip")
+
+    @model_validator(mode="after")
+    def _arrays_need_onnxim(self) -> Systolic:
+        if self.arrays > 1 and self.timing != "onnxim":
+            raise ValueError("arrays > 1 needs timing: onnxim (SCALE-Sim models one array)")
+        return self
+
+    @property
+    def pes(self) -> int:
+        """Processing elements of one core's arrays."""
+        return self.rows * self.cols * self.arrays
 
 
 class VectorUnits(Spec):
@@ -93,7 +106,7 @@ class NpuSpec(UnitSpec):
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""
-        return 2 * self.cores * self.systolic.rows * self.systolic.cols * self.macs_per_pe[dtype] * self.clock
+        return 2 * self.cores * self.systolic.pes * self.macs_per_pe[dtype] * self.clock
 
     @property
     def vector_flops(self) -> float:

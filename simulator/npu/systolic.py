@@ -67,17 +67,19 @@ def scalesim_cycles(M, N, K, rows: int, cols: int, dataflow: str):
 
 
 def onnxim_issue_cycles(M, N, K, rows: int, cols: int, dataflow: str = "ws", *, min_rows: int = 4,
-                        instr_rows: int | None = None):
+                        instr_rows: int | None = None, arrays: int = 1):
     """Steady-state cycles of an ONNXim-style GEMM: the sum of the instruction issue intervals.
 
-    One instruction per (stationary tile, chunk of streamed rows); it occupies the array for max(t, 4)
-    cycles. Weight preloads overlap the previous tile's streaming (they add latency, not issue slots: the
-    NeuPIMs calibration, stage A at 90.7 % DRAM utilisation, is only reachable that way). Element-wise."""
+    One instruction per (stationary tile, chunk of streamed rows); it occupies the arrays for
+    max(ceil(t / arrays), 4) cycles (the core's `arrays` share the streamed rows, as the NeuPIMs NPU's eight
+    do). Weight preloads overlap the previous tile's streaming (they add latency, not issue slots: the NeuPIMs
+    calibration, stage A at 90.7 % DRAM utilisation, is only reachable that way). Element-wise."""
     a, b, t = _roles(M, N, K, dataflow)
     tiles = cdiv(a, rows) * cdiv(b, cols)
     chunk = t if instr_rows is None else np.minimum(t, instr_rows)
     full, rest = t // chunk, t % chunk
-    issue = full * np.maximum(chunk, min_rows) + np.where(rest > 0, np.maximum(rest, min_rows), 0)
+    issue = full * np.maximum(cdiv(chunk, arrays), min_rows) + np.where(rest > 0, np.maximum(cdiv(rest, arrays),
+                                                                                             min_rows), 0)
     return tiles * issue
 
 
