@@ -10,6 +10,7 @@ from simulator.hardware.roofline import Roofline
 from simulator.lowering.ops import DTYPE_BYTES
 from simulator.npu.model import make_model as npu_model
 from simulator.npu.spec import NpuSpec
+from simulator.pim.model import make_command_model as pim_command_model
 from simulator.pim.model import make_model as pim_model
 from simulator.pim.spec import PimSpec
 
@@ -47,5 +48,6 @@ register(UnitType("npu", NpuSpec, ("gemm", "attention", "vector", "memory"),
                   {"analytical": npu_roofline, "transaction": npu_model}))
 register(UnitType("gpu", GpuSpec, ("gemm", "attention", "vector", "memory"),
                   {"analytical": gpu_roofline, "transaction": gpu_model}))
-register(UnitType("pim", PimSpec, ("attention", "gemm"), {"analytical": pim_roofline, "transaction": pim_model}))
+register(UnitType("pim", PimSpec, ("attention", "gemm"),
+                  {"analytical": pim_roofline, "transaction": pim_model, "command": pim_command_model}))
 register(UnitType("asic", AsicSpec, ("vector", "memory"), {"analytical": asic_roofline}))

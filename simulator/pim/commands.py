@@ -91,9 +91,23 @@ class PimTiming:
         return self.comp_spacing * (np.maximum(n, self.fill) + 1)
 
     def open_row(self, precharges: int) -> int:
-        """First precharge of a PIM row switch -> its first COMP: precharges one per cycle, P_HEADER, then one
-        G_ACT per bank group (ranks interleaved, tFAW apart within a rank), then tRCD."""
-        return precharges + 1 + (self.bank_groups - 1) * self.faw + (self.ranks - 1) + self.rcd
+        """First precharge of a PIM row switch -> its first COMP: precharges one per cycle in bank order, P_HEADER,
+        then one G_ACT per bank group (ranks interleaved, tFAW apart within a rank, none before tRP after the
+        precharge of its banks: it binds when a bank group's precharges end less than tRP before the P_HEADER,
+        e.g. 16 banks with tRP 17), then tRCD."""
+        return self._first_gact(precharges) + self.rank_lag + (self.bank_groups - 1) * self.faw + self.rcd
+
+    def _first_gact(self, precharges: int) -> int:
+        """Rank 0's first G_ACT of a row switch, counted from its first precharge."""
+        return max(precharges + 1, self.banks // (self.ranks * self.bank_groups) - 1 + self.rp)
+
+    @property
+    def rank_lag(self) -> int:
+        """Cycles the last rank's G_ACTs trail rank 0's in a row switch (one per rank, or tRP after the
+        precharge of its first bank group)."""
+        bpg = self.banks // (self.ranks * self.bank_groups)
+        first = self._first_gact(self.banks)
+        return max(self.ranks - 1, (self.ranks - 1) * self.banks_per_rank + bpg - 1 + self.rp - first)
 
     @property
     def refresh_interval(self) -> int:

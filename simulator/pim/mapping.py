@@ -15,6 +15,13 @@ KV layout (NeuPIMs, ../shared/reference/neupims/README.md):
   (one GWRITE each), and each row of a chunk gets one COMPS_READRES of head_dim / coverage COMPs per head.
 - values: 512 tokens (one row of elements) per row; each bank holds one head dimension, so a head needs
   head_dim / banks rows per 512-token chunk; one GWRITE of the chunk's scores per (head, chunk).
+
+Spread KV layout (PIM-GPT, batch 1): one request's KV cache over every channel, in the same row formats.
+- keys: the `banks`-token row groups go round robin over channels; each channel writes the query into its own
+  global buffer and scores its tokens (the host gathers the scores for the softmax).
+- values: the heads x head_dim / banks row groups (banks head dimensions of one head, all tokens) are dealt to
+  channels in contiguous blocks, so a channel writes the scores of only the one or two heads it holds and
+  returns whole output dimensions (no reduction across channels).
 """
 
 from __future__ import annotations
@@ -78,15 +85,16 @@ def sv_program(t: PimTiming, heads: int, head_dim: int, kv_len: int) -> dict[str
 
 def gemv_program(t: PimTiming, m: int, n: int, k: int) -> dict[str, np.ndarray]:
     """y[M,N] = x[M,K] W[N,K]^T with W partitioned PIM-GPT style: output rows spread over channels, then banks;
-    K along DRAM rows. Per input vector and K chunk: one GWRITE, then rows of the bank-resident weight rows (small
-    K packs several weight rows per DRAM row, one READRES each). One channel's program (all are alike)."""
+    K along DRAM rows. Per input vector and K chunk: one GWRITE, then rows of the bank-resident weight rows (a
+    chunk narrower than half a row packs several weight rows per DRAM row against as many copies of the chunk in
+    the global buffer, one READRES each). One channel's program (all are alike)."""
     per_channel = math.ceil(n / t.channels)
     per_bank = math.ceil(per_channel / t.banks)
     chunks = math.ceil(k / t.row_elements)
     progs = []
     for c in range(chunks):
         width = min(t.row_elements, k - c * t.row_elements)
-        pack = max(1, t.row_elements // width) if chunks == 1 else 1
+        pack = max(1, t.row_elements // width)
         rows = math.ceil(per_bank / pack)
         comps = math.ceil(width / t.coverage)
         readres = np.full(rows, pack, dtype=np.int64)
@@ -96,6 +104,31 @@ def gemv_program(t: PimTiming, m: int, n: int, k: int) -> dict[str, np.ndarray]:
                               np.r_[0, readres * comps]))
     one = concat(progs)
     return concat([one] * max(1, m))
+
+
+def spread_qk(t: PimTiming, heads: int, head_dim: int, kv_len: int) -> dict[int, dict[str, np.ndarray]]:
+    """Q.K^T of one request with its keys spread over every channel: channel c holds every channels-th
+    `banks`-token row group and runs the NeuPIMs key program on them; channels without a group stay idle."""
+    tiles = math.ceil(kv_len / t.banks)
+    share = [tiles // t.channels + int(c < tiles % t.channels) for c in range(t.channels)]
+    return {c: qk_program(t, heads, head_dim, n * t.banks) for c, n in enumerate(share) if n}
+
+
+def spread_sv(t: PimTiming, heads: int, head_dim: int, kv_len: int) -> dict[int, dict[str, np.ndarray]]:
+    """S.V of one request with its values spread over every channel: the heads x head_dim / banks row groups
+    go to channels in contiguous blocks; per head it holds, a channel runs the NeuPIMs value program on its
+    row groups (one GWRITE of that head's scores per chunk)."""
+    per_head = math.ceil(head_dim / t.banks)
+    groups = heads * per_head
+    out = {}
+    for c in range(t.channels):
+        lo, hi = c * groups // t.channels, (c + 1) * groups // t.channels
+        heads_held = range(lo // per_head, math.ceil(hi / per_head))
+        held = [min(hi, (h + 1) * per_head) - max(lo, h * per_head) for h in heads_held]
+        progs = [sv_program(t, 1, n * t.banks, kv_len) for n in held if n > 0]
+        if progs:
+            out[c] = concat(progs)
+    return out
 
 
 def place_kv(kv_lens: np.ndarray, channels: int, method: str, given: np.ndarray | None = None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The PIM unit model (transaction level): decode attention and GEMV as PIM command programs per channel.
+"""The PIM unit model: decode attention and GEMV as PIM command programs per channel, timed per channel in closed
+form (`level="transaction"`, timeline.py) or command by command (`level="command"`, bank_machine.py).
 
 `cost(op)` costs one op alone (one request's Q.K^T or S.V on one channel; a GEMV over all channels).
 `stage(ops, channels)` costs a whole multi-head-attention stage of a batch: every request's program runs on the
@@ -14,11 +15,11 @@ from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import Op
 from simulator.memory.spec import MemorySpec
-from simulator.pim import mapping
+from simulator.pim import bank_machine, mapping
 from simulator.pim.commands import PimTiming, pim_timing
 from simulator.pim.energy import command_energies
 from simulator.pim.spec import PimSpec
-from simulator.pim.timeline import channel_time, expected_cycles
+from simulator.pim.timeline import ChannelTime, channel_time, expected_cycles
 
 PHASE_OF = {"attention_qk": "qk", "attention_sv": "sv"}
 
@@ -26,7 +27,10 @@ PHASE_OF = {"attention_qk": "qk", "attention_sv": "sv"}
 class PimModel:
     """A PIM-enabled memory computing in its banks; times in the memory's controller cycles (tCK)."""
 
-    def __init__(self, name: str, spec: PimSpec, memory: MemorySpec, *, refresh: bool = True) -> None:
+    def __init__(self, name: str, spec: PimSpec, memory: MemorySpec, *, refresh: bool = True,
+                 level: str = "transaction") -> None:
+        if level not in ("transaction", "command"):
+            raise ValueError(f"PIM model level must be 'transaction' or 'command', not {level!r}")
         if memory is None:
             raise ConfigError(f"PIM unit '{name}' needs a memory with a timing section", key=f"{name}.memory")
         self.name, self.spec, self.memory = name, spec, memory
@@ -34,7 +38,7 @@ class PimModel:
             self.timing: PimTiming = pim_timing(spec, memory)
         except ValueError as exc:
             raise ConfigError(str(exc), key=f"{name}.memory") from None
-        self.refresh = refresh
+        self.refresh, self.level = refresh, level
         self.energy_table = command_energies(spec, memory)  # defaults; the unit YAML `energy:` overrides them
 
     @property
@@ -53,6 +57,15 @@ class PimModel:
         raise ConfigError(f"PIM unit '{self.name}' cannot run op kind {op.kind!r}; it runs attention_qk, "
                           f"attention_sv, attention (decode) and gemm (GEMV)", key=self.name)
 
+    def request_programs(self, phase: str, heads: int, head_dim: int, kv_len: int,
+                         channel: int) -> dict[int, dict[str, np.ndarray]]:
+        """One request's Q.K^T (`qk`) or S.V (`sv`) as programs by channel: all on its KV `channel` (kv_layout
+        `channel`, NeuPIMs) or over every channel (`spread`, PIM-GPT batch 1)."""
+        t = self.timing
+        if self.spec.kv_layout == "spread":
+            return (mapping.spread_qk if phase == "qk" else mapping.spread_sv)(t, heads, head_dim, kv_len)
+        return {channel: (mapping.qk_program if phase == "qk" else mapping.sv_program)(t, heads, head_dim, kv_len)}
+
     # --- costs ---
     def cost(self, op: Op) -> OpCost:
         if op.kind == "attention":
@@ -60,8 +73,7 @@ class PimModel:
         if op.kind == "gemm":
             prog = self.program(op)
             return self._finish([op], {"gemv": [prog] * self.channels}, 0.0)
-        ch = 0
-        return self._finish([op], {PHASE_OF[op.kind]: {ch: [self.program(op)]}}, 0.0)
+        return self.stage([op])
 
     def stage(self, ops: list[Op], channels: np.ndarray | None = None, start_cycle: float = 0.0) -> OpCost:
         """One MHA stage: `ops` are per-request attention_qk / attention_sv ops (softmax excluded; it runs on the
@@ -83,8 +95,9 @@ class PimModel:
                      for r in requests}
         phases: dict[str, object] = {"qk": {}, "sv": {}}
         for i, op in enumerate(attn):
-            r = op.request if op.request is not None else i
-            phases[PHASE_OF[op.kind]].setdefault(where[r], []).append(self.program(op))
+            r, d, ph = op.request if op.request is not None else i, op.dims, PHASE_OF[op.kind]
+            for c, prog in self.request_programs(ph, d["heads"], d["head_dim"], d["kv_len"], where[r]).items():
+                phases[ph].setdefault(c, []).append(prog)
         gemv = [op for op in ops if op.kind == "gemm"]
         if gemv:
             one = mapping.concat([self.program(op) for op in gemv])
@@ -98,24 +111,31 @@ class PimModel:
         return self._finish(ops, phases, start_cycle)
 
     def _fused_programs(self, op: Op) -> dict[str, dict[int, list]]:
-        """A fused decode `attention` op: `batch` requests of mean length kv_sum / batch, round robin."""
+        """A fused decode `attention` op: `batch` requests of mean length kv_sum / batch, round robin (or each
+        spread over every channel, kv_layout `spread`)."""
         d = op.dims
         if d.get("q_len", 1) != 1:
             raise ConfigError(f"PIM unit '{self.name}' runs decode attention only (q_len 1), got q_len "
                               f"{d.get('q_len')}", key=self.name)
         b = max(1, d["batch"])
         mean = max(1, round(d["kv_sum"] / b))
-        qk = mapping.qk_program(self.timing, d["heads"], d["head_dim"], mean)
-        sv = mapping.sv_program(self.timing, d["heads"], d["head_dim"], mean)
         out: dict[str, dict[int, list]] = {"qk": {}, "sv": {}}
-        for i in range(b):
-            c = i % self.channels
-            out["qk"].setdefault(c, []).append(qk)
-            out["sv"].setdefault(c, []).append(sv)
+        for ph in out:
+            for i in range(b):
+                for c, prog in self.request_programs(ph, d["heads"], d["head_dim"], mean, i % self.channels).items():
+                    out[ph].setdefault(c, []).append(prog)
         return out
 
     def _fused(self, op: Op) -> OpCost:
         return self._finish([op], self._fused_programs(op), 0.0)
+
+    def _channel(self, prog: dict[str, np.ndarray], start: float) -> tuple[ChannelTime, dict[str, float]]:
+        """Span and command counts of one channel's program at the model's level (counts from the state machine
+        at command level; they equal mapping.counts)."""
+        if self.level == "command":
+            ct = bank_machine.run_channel(prog, self.timing, start, refresh=self.refresh)
+            return ct, ct.pim_counts
+        return channel_time(prog, self.timing, start, refresh=self.refresh), mapping.counts(prog, self.timing)
 
     def _finish(self, ops: list[Op], phases: dict, start: float) -> OpCost:
         t = self.timing
@@ -133,20 +153,17 @@ class PimModel:
             ends = [now]
             for c, progs in items:
                 prog = mapping.concat(progs) if isinstance(progs, list) else progs
-                ct = channel_time(prog, t, now, refresh=self.refresh)
+                ct, prog_counts = self._channel(prog, now)
                 ends.append(ct.end)
                 occupancy[c] += ct.busy
                 busiest[c] += ct.busy
                 refreshes = max(refreshes, ct.refreshes)
-                for k, v in mapping.counts(prog, t).items():
+                for k, v in prog_counts.items():
                     counts[k] = counts.get(k, 0.0) + v
             end = max(ends)
             phase_cycles[name] = end - now
             now = end
-        cycles = now - start
-        if self.refresh:
-            counts["cmd.REF"] = float(int((start + cycles) // t.refresh_interval) - int(start // t.refresh_interval)) \
-                * t.channels
+        cycles = now - start   # refresh commands are the memory's (simulator.memory.traffic), over the whole run
         time_s = cycles * t.tck
         from simulator.lowering.ops import DTYPE_BYTES
 
@@ -154,7 +171,7 @@ class PimModel:
                + counts.get("cmd.READRES", 0.0) * t.banks * 2)
         energy = sum(self.energy_table.get(k, 0.0) * v for k, v in counts.items())
         detail = {
-            "level": "transaction", "pim_cycles": cycles, "pim_cycles_avg": float(occupancy.mean()),
+            "level": self.level, "pim_cycles": cycles, "pim_cycles_avg": float(occupancy.mean()),
             "phase_cycles": phase_cycles, "channel_occupancy": occupancy.tolist(),
             "channel_utilisation": (occupancy / cycles).tolist() if cycles else [0.0] * t.channels,
             "busiest_channel": int(np.argmax(busiest)), "refreshes": refreshes, "energy_j": energy,
@@ -165,16 +182,21 @@ class PimModel:
                       bytes={self.spec.memory: bus}, detail=detail)
 
     def estimate(self, kv_lens: np.ndarray, channels: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
-        """MHA latency estimator for schedulers: per-channel cycles of a batch's Q.K^T + S.V, closed form with the
-        expected refresh cost (no refresh stepping)."""
+        """MHA latency estimator for schedulers: per-channel cycles of a batch's Q.K^T + S.V (laid out by
+        kv_layout), closed form with the expected refresh cost (no refresh stepping)."""
         t = self.timing
         out = np.zeros(t.channels)
         for length, c in zip(np.asarray(kv_lens).tolist(), np.asarray(channels).tolist()):
-            p = mapping.concat([mapping.qk_program(t, heads, head_dim, length),
-                                mapping.sv_program(t, heads, head_dim, length)])
-            out[int(c) % t.channels] += expected_cycles(p, t)
+            qk, sv = (self.request_programs(ph, heads, head_dim, length, int(c) % t.channels) for ph in ("qk", "sv"))
+            for ch in qk.keys() | sv.keys():
+                out[ch] += expected_cycles(mapping.concat([p[ch] for p in (qk, sv) if ch in p]), t)
         return out
 
 
 def make_model(name: str, spec: PimSpec, memory: MemorySpec) -> PimModel:
     return PimModel(name, spec, memory)
+
+
+def make_command_model(name: str, spec: PimSpec, memory: MemorySpec) -> PimModel:
+    """The command level: every PIM command through the per-bank state machine (bank_machine.py)."""
+    return PimModel(name, spec, memory, level="command")

@@ -56,6 +56,10 @@ class PimSpec(UnitSpec):
     kv_placement: Literal["trace", "round-robin", "min-load"] = Field(
         "trace", description="channel of each request's KV cache: the trace's ch_idx, round robin, or greedy "
                              "min-load bin packing")
+    kv_layout: Literal["channel", "spread"] = Field(
+        "channel", description="channel: a request's whole KV cache on the one channel kv_placement picks "
+                               "(NeuPIMs, big batches); spread: every request's keys and values over all channels "
+                               "(PIM-GPT, batch 1: key row groups round robin, value head dimensions in blocks)")
     energy_method: Literal["multiples", "per_bit"] = Field(
         "multiples", description="PIM command energy: multiples of the memory's RD/ACT energy (NeuPIMs) or "
                                  "per-bit in-bank energies (pim_bit_energy)")

@@ -8,13 +8,15 @@ of the GWRITE):
     GWRITE after row    anchor += max(tBURST, tCCD_S)
     GWRITE after GWRITE anchor += GWRITE + 1
 
-open_row(p) = p precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2).
+open_row(p) = p precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2), the
+first G_ACT no earlier than tRP after its banks' precharges (PimTiming.open_row).
 
 Refresh (rank-staggered, one rank every tREFI / ranks): the controller checks each row's (and GWRITE's) latency
 estimate against the time left to the next refresh when the op reaches the head of its queue; if it does not
 fit, PIM idles until the refresh, whose rank is precharged bank by bank and refreshed after tRP; the held op
-then restarts with that rank closed, and the rank may not activate before tRFC. Each refresh is one step
-(a searchsorted over the prefix maximum of check + estimate), so the cost is O(refreshes), not O(cycles).
+then restarts with that rank closed, and the rank may not activate before tRFC. A refresh of rank 0 also closes
+the GWRITE row (bank 0 of rank 0): the next GWRITE re-opens it (ACT, tRCD). Each refresh is one step (a
+searchsorted over the prefix maximum of check + estimate), so the cost is O(refreshes), not O(cycles).
 """
 
 from __future__ import annotations
@@ -78,19 +80,23 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
     bpr = t.banks_per_rank
     chain = (t.bank_groups - 1) * t.faw + t.rcd
     refreshes = 0
+    gw_open, reopen, reopen_cost = True, n, 0.0  # GWRITE row (bank 0 of rank 0); the GWRITE that re-opens it
     while True:
         boundary = index * interval
-        if boundary >= anchor[-1] + shift + end_tail:
-            break
+        k = max(int(np.searchsorted(reach, boundary - shift, side="left")), k0)
+        if reopen < k:                           # that GWRITE fits before the boundary: its ACT + tRCD
+            shift, gw_open, k0, reopen = shift + reopen_cost, True, max(k0, reopen + 1), n
+            continue
+        if k >= n and boundary >= anchor[-1] + shift + end_tail:
+            break                                # (an op whose estimate crosses the boundary is held even so)
         refreshes += 1
         rank = (index - 1) % t.ranks
-        k = max(int(np.searchsorted(reach, boundary - shift, side="left")), k0)
+        index += 1
         if k >= n:
-            index += 1
             continue
         held += 1
-        gw_row_open = rank == 0                  # the GWRITE row lives in bank 0 of rank 0
-        done = boundary + bpr + int(gw_row_open) - 1 + t.rp       # REFRESH issue cycle
+        done = boundary + bpr + int(rank == 0 and gw_open) - 1 + t.rp       # REFRESH issue cycle
+        gw_open = gw_open and rank != 0
         others = t.banks - bpr
         if kind[k] == ROW:
             new_first = max(done + 1 + others + 1 + chain + (t.ranks - 2 if t.ranks > 1 else 0),
@@ -98,7 +104,8 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
             shift += new_first - (first_comp[k] + shift)
             k0 = k + 1
         else:
-            g = done + t.rfc + t.rcd if gw_row_open else done + 1
+            g = done + 1 if gw_open else (done + t.rfc if rank == 0 else done + 1) + t.rcd
+            gw_open = True
             if k + 1 < n and kind[k + 1] == ROW:
                 p0 = g + t.gwrite + 1
                 new_first = max(p0 + others + 1 + chain + (t.ranks - 1 if t.ranks > 1 else 0),
@@ -108,9 +115,26 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
             else:
                 shift += g - (anchor[k] + shift)
                 k0 = k + 1
-        index += 1
+        if not gw_open:
+            reopen, reopen_cost = _reopen(kind, anchor, first_comp, k0, t)
     end = float(anchor[-1] + shift + end_tail)
     return ChannelTime(start, end, end - start, refreshes, held)
+
+
+def _reopen(kind: np.ndarray, anchor: np.ndarray, first_comp: np.ndarray, k0: int, t: PimTiming
+            ) -> tuple[int, float]:
+    """The first GWRITE from op k0 on, after a refresh closed the GWRITE row, and its extra cycles: an ACT on the
+    cycle after the previous row's last COMPS_READRES (or tFAW after rank 0's last G_ACT of that row), then
+    tRCD, instead of max(tBURST, tCCD_S) after that COMPS_READRES."""
+    after = np.flatnonzero(kind[k0:] == GWRITE)
+    if len(after) == 0:
+        return len(kind), 0.0
+    g = k0 + int(after[0])
+    if g == 0 or kind[g - 1] != ROW:
+        return g, 0.0
+    rank0_last = first_comp[g - 1] - t.rcd - t.rank_lag
+    act = max(anchor[g - 1] + 1, rank0_last + t.faw)
+    return g, float(act + t.rcd - anchor[g - 1] - t.comp_spacing)
 
 
 def expected_cycles(p: dict[str, np.ndarray], t: PimTiming) -> float:
@@ -130,18 +154,26 @@ def expected_cycles(p: dict[str, np.ndarray], t: PimTiming) -> float:
 
 
 def mixed_cycles(p: dict[str, np.ndarray], t: PimTiming, reads_per_row: int) -> dict[str, float]:
-    """A PIM program with `reads_per_row` normal 64 B reads (row hits in one bank) arriving during every PIM row.
+    """A PIM program with `reads_per_row` normal 64 B reads (row hits in one bank of a rank's first bank group)
+    arriving with every PIM row (at its first COMPS_READRES); bank_machine.mixed_run is the same experiment at
+    command level.
 
-    dual:    the reads use the PIM row buffer's idle command slots (the row switch leaves open_row - precharges -
-             G_ACTs slots free) and cost PIM nothing while they fit; reads beyond that stream on the data bus.
-    blocked: the bank serialises: PIM precharge, tRP, ACT, tRCD, the reads tCCD_L apart, tRTP, then tRP before
-             the next G_ACT: tRP + tRCD + (r - 1) tCCD_L + tRTP per PIM row on the critical path.
-    Returns both spans (cycles, refresh-free) and the refresh-free PIM-only span.
+    dual:    the reads use the normal row buffer, the command slots PIM leaves free (PIM goes first on the command
+             bus) and the data bus around the READRES data, so PIM is never slower; reads beyond the free slots
+             only wait.
+    blocked: one row buffer, so a row's reads wait until it is done and are served at the next row switch: after
+             the bank's precharge, ACT in the slot its bank group's G_ACT would have taken, the reads tCCD_L
+             apart, PRE no earlier than tRAS after the ACT, tRP, then the G_ACT; the rank's later G_ACTs are tFAW
+             behind it, so each row followed by a row is max(tRAS, tRCD + (r - 1) tCCD_L + tRTP) + tRP longer.
+             A row followed by a GWRITE has its reads served during the GWRITE, which leaves the bank precharged:
+             the next row switch has one precharge (cycle) less.
+    Returns both spans and the PIM-only span (cycles, refresh-free).
     """
     base = channel_time(p, t, refresh=False).end
-    rows = int((p["kind"] == ROW).sum())
+    kind = p["kind"]
     r = max(0, int(reads_per_row))
-    free = t.open_row(t.banks) - t.banks - 1 - t.ranks * t.bank_groups
-    dual = base + rows * max(0, r - free) * t.comp_spacing
-    blocked = base + (rows * (t.rp + t.rcd + (r - 1) * t.readres_spacing + t.rtp) if r else 0)
-    return {"pim_only": base, "dual": dual, "blocked": blocked}
+    row_row = int(np.sum((kind[:-1] == ROW) & (kind[1:] == ROW)))
+    row_gwrite_row = int(np.sum((kind[:-2] == ROW) & (kind[1:-1] == GWRITE) & (kind[2:] == ROW)))
+    switch = max(t.ras, t.rcd + (r - 1) * t.readres_spacing + t.rtp) + t.rp
+    blocked = base + (row_row * switch - row_gwrite_row if r else 0)
+    return {"pim_only": base, "dual": base, "blocked": blocked}
