@@ -65,3 +65,14 @@ def test_pim_commands_do_not_depend_on_the_schedule(runs):
     a, b = runs[(3, False)]["commands"], runs[(3, True)]["commands"]
     for name in ("GWRITE", "G_ACT", "COMP", "READRES"):
         assert b[name] == pytest.approx(a[name], rel=1e-9)
+
+
+def test_pim_activity_counts_the_normal_reads_it_shares_the_banks_with(runs):
+    """Naive: the NPU waits for the attention, so no normal read overlaps PIM work; interleaved: the other half's
+    weights stream while PIM computes. Busiest channel <= PIM busy time; 32 channels."""
+    naive, inter = runs[(3, False)]["pim"]["pim"], runs[(3, True)]["pim"]["pim"]
+    assert naive["normal_reads_during_pim"] == 0
+    assert inter["normal_reads_during_pim"] > 1e6
+    for p in (naive, inter):
+        assert len(p["channel_busy_cycles"]) == 32
+        assert max(p["channel_busy_cycles"]) <= p["busy_cycles"] * (1 + 1e-9)

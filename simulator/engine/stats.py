@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from simulator.engine.executor import Result, is_attention, post_attention_start, scope_of
@@ -128,6 +129,7 @@ class Stats:
             "utilisation": utilisation,
             "stages": stages,
             "commands": dict(commands),
+            "pim": self.pim_activity(),
             "params": wl.model.params,
             "active_params": wl.model.active_params,
             "flops": graph.flops,
@@ -138,6 +140,40 @@ class Stats:
             "devices_used": wl.spec.tp * wl.spec.pp,
             "wall_time_s": res.wall_s,
         }
+
+    def pim_activity(self) -> dict:
+        """Per PIM unit over the run: busy cycles (memory clock), busy cycles of each channel, and the normal 64 B
+        reads (RD) of other units issued while the PIM unit was busy (a read op's requests pro rata to its overlap
+        with PIM work): the traffic that shares the banks with PIM and that the row-buffer mode arbitrates."""
+        system = self.result.schedule.system
+        out: dict[str, dict] = {}
+        for unit, spec in system.units.items():
+            if spec.type != "pim":
+                continue
+            mem = system.memories[spec.memory]
+            busy_ps, channels, overlapped = 0, None, 0.0
+            for p in self.result.placements:
+                pim = [ev for ev in p.run.events if ev.unit == unit and ev.end_ps > ev.start_ps]
+                if not pim:
+                    continue
+                spans = [(ev.start_ps, ev.end_ps) for ev in pim]
+                busy_ps += _union(spans)
+                for ev in pim:
+                    occ = np.asarray(ev.cost.detail.get("channel_occupancy", []), dtype=float)
+                    if occ.size:
+                        channels = occ if channels is None else channels + occ
+                for ev in p.run.events:
+                    b = ev.cost.bytes.get(spec.memory, 0.0)
+                    if ev.unit == unit or not b or ev.end_ps <= ev.start_ps:
+                        continue
+                    inside = _union([(max(s0, ev.start_ps), min(s1, ev.end_ps)) for s0, s1 in spans
+                                     if s1 > ev.start_ps and s0 < ev.end_ps])
+                    reads = _read_fraction(ev.op) * b / mem.organisation.tx_bytes
+                    overlapped += reads * inside / (ev.end_ps - ev.start_ps)
+            out[unit] = {"busy_cycles": busy_ps * 1e-12 / mem.tck,
+                         "channel_busy_cycles": [] if channels is None else channels.tolist(),
+                         "normal_reads_during_pim": overlapped}
+        return out
 
     def layer_phases(self, run) -> dict:
         """NeuPIMs' stages of one layer: A before the first attention op (QKV generation), B from the first
