@@ -53,13 +53,17 @@ def test_out_directory(cli, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run1"]
 
 
-def test_multi_unit_trace_has_a_track_per_unit(cli, tmp_path):
+def test_multi_unit_trace_has_a_track_per_unit_engine(cli, tmp_path):
     out = tmp_path / "np"
     code, _, err = cli("run", ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml", "--set",
                        "workload.requests=4", "--set", "workload.layers=1", "--out", out)
     assert code == 0, err
     trace = json.loads((out / "trace.json").read_text())
-    assert {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"} == {"npu", "pim", "link"}
+    tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
+    assert tracks == {"npu", "npu.vector", "pim", "link"}          # the NPU's vector units have their own track
+    for tid in {e["tid"] for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time on a track
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == tid)
+        assert all(b[0] >= a[1] - 1e-6 for a, b in zip(spans, spans[1:]))
 
 
 def test_readable_summary(cli):
