@@ -43,8 +43,16 @@ def test_normal_dram_commands_follow_the_bytes_streamed(summary):
 
 
 def test_dram_energy_is_counts_times_the_command_table(summary):
-    """HBM energy = ACT x 828 pJ + RD x 804 pJ + WR x 1068 pJ + REF x 60.8 nJ + 66 pJ x 32 channels per cycle."""
+    """HBM energy = ACT x 828 pJ + RD x 804 pJ + WR x 1068 pJ + REF x 60.8 nJ + 66 pJ per cycle for each of the
+    2 pseudo-ranks of the 32 channels."""
     cmd = summary["commands"]
     expected = (cmd["ACT"] * 828e-12 + cmd["RD"] * 804e-12 + cmd["WR"] * 1068e-12 + cmd["REF"] * 60.8e-9
-                + 66e-12 * 32 * summary["latency_s"] / 1e-9)
+                + 66e-12 * 32 * 2 * summary["latency_s"] / 1e-9)
     assert summary["energy_j"]["by_component"]["hbm"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_layer_traffic_matches_the_artifact_requests(summary):
+    """The workload's scope is the decoder layers, as the artifact's: 1.61 M 64 B requests for the layer."""
+    cmd = summary["commands"]
+    assert cmd["RD"] + cmd["WR"] == pytest.approx(1.61e6, rel=0.05)
+    assert summary["stages"]["prologue_s"] == 0 and summary["stages"]["epilogue_s"] == 0

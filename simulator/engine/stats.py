@@ -233,8 +233,7 @@ class Stats:
             if mem.timing is not None:
                 by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency)
             else:
-                background = mem.energy.background_per_channel * mem.organisation.channels * latency / mem.tck
-                by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + background
+                by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
         if system.link is not None:
             by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}

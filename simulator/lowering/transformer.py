@@ -229,5 +229,7 @@ def lower(workload: Workload) -> OpGraph:
         nbytes = workload.new_tokens * workload.model.hidden * DTYPE_BYTES[low.act]
         handoff = mk.collective("pp_send_recv", "send_recv", nbytes, 2, act=low.act)
     interleaved = low.interleaved() if workload.spec.schedule.sub_batch_interleaving else None
-    return OpGraph(low.prologue().graph, low.layer().graph, low.epilogue().graph, layers, stages, handoff,
-                   interleaved)
+    whole = workload.spec.scope == "model"
+    prologue = low.prologue().graph if whole else nx.DiGraph()
+    epilogue = low.epilogue().graph if whole else nx.DiGraph()
+    return OpGraph(prologue, low.layer().graph, epilogue, layers, stages, handoff, interleaved)

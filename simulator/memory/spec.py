@@ -173,7 +173,7 @@ class Idd(Spec):
 
 
 class MemoryEnergy(Spec):
-    """Per-command energies (IDD method) and interface I/O energy; background power per channel.
+    """Per-command energies (IDD method) and interface I/O energy; background power per rank.
 
     With an `idd:` table the per-command and background energies are derived from it (see
     simulator.memory.dram.energy); a non-zero explicit value below overrides the derived one.
@@ -184,9 +184,9 @@ class MemoryEnergy(Spec):
     write: Energy = 0.0
     refresh: Energy = 0.0
     io_per_bit: EnergyPerBit = 0.0
-    background_per_channel: Energy = Field(0.0, description="background energy per channel per tCK (a bank open)")
-    background_idle_per_channel: Energy = Field(
-        0.0, description="background energy per channel per tCK with all banks precharged (default: as open)")
+    background_per_rank: Energy = Field(0.0, description="background energy per rank per tCK (a bank open)")
+    background_idle_per_rank: Energy = Field(
+        0.0, description="background energy per rank per tCK with all banks precharged (default: as open)")
     idd: Idd | None = None
 
 

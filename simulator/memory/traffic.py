@@ -6,7 +6,9 @@ Units stream their operands by DMA in long contiguous bursts, so per memory (all
     ACT = (RD + WR) x activations per request of a long contiguous stream (transaction-level DRAM model when the
           memory has a timing table: 1 / 16 on 1 KB rows of 64 B; else tx_bytes / row_bytes)
     REF = channels x refresh units x run time / tREFI   (all-bank: a unit is a rank; per-bank: a bank, tREFIpb)
-    E   = ACT E_ACT + RD E_RD + WR E_WR + REF E_REF + bits x io_per_bit + background per channel per tCK x cycles
+    E   = ACT E_ACT + RD E_RD + WR E_WR + REF E_REF + bits x io_per_bit + background
+    background = channels x ranks x cycles x the open-bank standby energy per rank-cycle (IDD3N: the banks
+                 stream or compute through a step; DRAMsim3 sums it per rank, as simulator.memory.dram does)
 
 with the per-command energies of simulator.memory.dram.energy (IDD method or the memory's explicit values).
 PIM commands (GWRITE, COMP, ...) are counted and costed by the PIM unit, not here.
@@ -51,11 +53,15 @@ def commands(memory: MemorySpec, read_bytes: float, write_bytes: float, seconds:
             "REF": float(refreshes(memory, seconds))}
 
 
+def background(memory: MemorySpec, seconds: float) -> float:
+    """Standby joules of every rank of every (pseudo-)channel over `seconds`, banks open."""
+    org = memory.organisation
+    per_rank = memory.energy.background_per_rank or command_energy(memory).background_open
+    return per_rank * org.channels * org.pseudo_channels * org.ranks * seconds / memory.tck
+
+
 def energy(memory: MemorySpec, counts: dict[str, float], bits: float, seconds: float) -> float:
-    """Joules of the commands, the I/O bits and the background of every channel over `seconds`."""
+    """Joules of the commands, the I/O bits and the background over `seconds`."""
     ce = command_energy(memory)
-    channels = memory.organisation.channels * memory.organisation.pseudo_channels
-    background = memory.energy.background_per_channel or ce.background_open
     return (counts.get("ACT", 0.0) * ce.act + counts.get("RD", 0.0) * ce.read + counts.get("WR", 0.0) * ce.write
-            + counts.get("REF", 0.0) * ce.refresh + bits * ce.io_per_bit
-            + background * channels * seconds / memory.tck)
+            + counts.get("REF", 0.0) * ce.refresh + bits * ce.io_per_bit + background(memory, seconds))

@@ -60,6 +60,9 @@ class WorkloadSpec(Spec):
     pp: PositiveInt = 1
     dtype: DTypes = DTypes()
     implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
+    scope: Literal["model", "layers"] = Field(
+        "model", description="model: the whole step (embedding, decoder layers, final norm, LM head); layers: the "
+                             "decoder layers only, as the NeuPIMs artifact simulates a step")
     schedule: Schedule = Schedule()
 
     @field_validator("dtype", mode="before")

@@ -51,7 +51,7 @@ def command_energy(spec: MemorySpec) -> CommandEnergy:
             "background_idle": k * idd.idd2n * spec.tck * 1e9,
         }
     pick = {"act": e.act, "read": e.read, "write": e.write, "refresh": e.refresh,
-            "background_open": e.background_per_channel, "background_idle": e.background_idle_per_channel}
+            "background_open": e.background_per_rank, "background_idle": e.background_idle_per_rank}
     out = {k: (v if v else derived[k]) for k, v in pick.items()}
     if not out["background_idle"]:
         out["background_idle"] = out["background_open"]
