@@ -2,39 +2,46 @@
 per-bank state machine, to cross-check the closed forms of timeline.py (the transaction level).
 
 A row op becomes `banks` PIM_PRE (bank order), one P_HEADER, one G_ACT per bank group and rank, and its
-COMPS_READRES; a GWRITE op one GWRITE. The channel issues at most one command per cycle on its command bus, the
-refresh first, then PIM (in program order), then normal reads in the free slots. Rules it enforces (cycles of
-tCK, all from PimTiming, i.e. the memory's JEDEC table):
+COMPS_READRES (row_commands all-bank: one PIM_PRE and one G_ACT, each for all banks); a GWRITE op one GWRITE.
+The channel issues at most one command per cycle on its command bus, the refresh first, then PIM (in program
+order), then normal reads in the free slots. Rules it enforces (cycles of tCK, all from PimTiming, i.e. the
+memory's JEDEC table):
 
-    PIM_PRE(b)      >= last COMPS_READRES issue + tRTP (pim_to_precharge); a bank already closed is skipped
+    PIM_PRE(b)      >= last COMP + tRTP (pim_to_precharge), the last COMP being the COMPS_READRES issue itself
+                    unless row_release is last-comp; a bank already closed is skipped. all-bank: one command
+                    for the rank's banks (skipped when all are closed), >= their G_ACT + tRAS
     G_ACT(rank, g)  >= P_HEADER + 1; >= PIM_PRE / PRE of each of its banks + tRP; >= its last G_ACT + tRC;
                     a rank's tFAW window of four activations, a G_ACT taking banks_per_group of them (four: so
                     G_ACT -> G_ACT in a rank is tFAW, as commands.py has it); bank groups in order within a
-                    rank, the ranks interleaved (whichever is ready first); >= REF + tRFC of its rank
-    COMPS_READRES   >= last G_ACT of the row + tRCD; the next one >= comps_readres(n) after it; its READRES data
-                    returns comps_readres(n) + read_latency after issue (the end of the op)
-    GWRITE          >= last COMPS_READRES + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
+                    rank, the ranks interleaved (whichever is ready first); >= REF + tRFC of its rank.
+                    all-bank: one for the rank's banks, no tFAW slot, >= the rank's last single ACT + tRRD_L
+    COMPS_READRES   >= last G_ACT of the row + act_to_comp; the next one >= comps_readres(n) after it; its
+                    READRES data returns comps_readres(n) + read_latency after issue (the end of the op)
+    GWRITE          >= last COMP + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
                     its next command on the cycle after; its source row (bank 0 of rank 0) stays open in its own
                     buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again
     refresh         rank-staggered all-bank REF every tREFI / ranks: once PIM is between ops, the rank's open
-                    row buffers are precharged one per cycle, REF after tRP, the rank activates again after tRFC.
+                    row buffers are precharged one per cycle (its PIM rows by one command in all-bank mode), REF
+                    after tRP, the rank activates again after tRFC.
                     Guard: when an op reaches the head of the PIM queue (the cycle after the previous row's last
-                    COMPS_READRES, or after a GWRITE's busy time) and head + row_estimate (GWRITE: its time)
+                    COMP, or after a GWRITE's busy time) and head + row_estimate (GWRITE: its time)
                     reaches the next refresh, the op is held until the REF has issued.
     normal reads    (`reads`: arrival, bank, row; 64 B each, per-bank FIFO): ACT >= PRE + tRP, ACT -> ACT tRC,
-                    one tFAW slot, >= REF + tRFC; RD >= ACT + tRCD, tCCD_L in a bank group, tCCD_S otherwise;
-                    PRE >= ACT + tRAS and RD + tRTP. Read data takes the data bus around the READRES data
-                    (fixed when its COMPS_READRES issues; GWRITE moves its row inside the channel).
+                    one tFAW slot, >= REF + tRFC, >= an all-bank G_ACT + tRRD_L; RD >= ACT + tRCD, tCCD_L in a
+                    bank group, tCCD_S otherwise; PRE >= ACT + tRAS and RD + tRTP. Read data takes the data bus
+                    around the READRES data (fixed when its COMPS_READRES issues; GWRITE moves its row inside
+                    the channel).
                     Row-buffer modes (`row_buffer`):
                     dual     the normal row buffer is separate: ACT <-> G_ACT in one bank tRRD_L, RD after a PIM
                              column command 0 apart, open page
                     blocked  one row buffer: a read to a bank PIM holds waits until the PIM row is done there
-                             (its last COMPS_READRES), the bank is precharged, ACT, the reads, PRE (close page);
+                             (its last COMP), the bank is precharged, ACT, the reads, PRE (close page);
                              the bank group's next G_ACT waits for that PRE + tRP and for reads already arrived
-PIM rows get no tRAS (as in the artifact's timing table and the transaction level): a G_ACT to PIM_PRE of an
-S.V row is 32 cycles on NeuPIMs, tRAS 34. A refresh precharge of a PIM row buffer counts as a PIM_PRE, so the
-counts of a PIM-only program equal mapping.counts. The loop is event-driven: each iteration issues the command
-that is ready first and jumps the clock to it, so its cost is O(commands), not O(cycles).
+PIM rows get no tRAS in per-bank-group mode (as in the artifact's timing table and the transaction level): a
+G_ACT to PIM_PRE of an S.V row is 32 cycles on NeuPIMs, tRAS 34. A refresh precharge of a PIM row buffer counts
+as a PIM_PRE, so the counts of a PIM-only program equal mapping.counts. The loop is event-driven: each
+iteration issues the command that is ready first and jumps the clock to it, so its cost is O(commands), not
+O(cycles).
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ COUNT_KEYS = ("cmd.GWRITE", "cmd.P_HEADER", "cmd.G_ACT", "cmd.COMP", "cmd.READRE
 PIM_KEYS = COUNT_KEYS[:6]
 PARAMS = ("banks", "ranks", "bank_groups", "banks_per_group", "rtp", "rp", "rcd", "ras", "rc", "faw", "rfc",
           "interval", "gwrite", "comp_spacing", "fill", "read_latency", "burst", "ccd_s", "ccd_l", "blocked",
-          "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim")
+          "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim", "all_bank",
+          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,15 @@ def _faw_push(ring, r, k, t):
         for j in range(3):
             ring[r, j] = ring[r, j + 1]
         ring[r, 3] = t
+
+
+@kernel
+def _any_open(prow, b0, n):
+    """Whether any of banks b0 .. b0 + n - 1 holds an open PIM row."""
+    for b in range(b0, b0 + n):
+        if prow[b] != 0:
+            return True
+    return False
 
 
 @kernel
@@ -111,21 +128,25 @@ def _gact_ready(j, carg, base, P, prow, p_pre, n_pre, n_act, nrow, g_act, ring, 
                 qptr, qend, r_arr, r_op, otime):
     """Earliest issue cycle of the G_ACT command j (INF while a bank of its group is not free for PIM)."""
     bgs, bpg, rp, rc, faw, rfc = P[2], P[3], P[5], P[8], P[9], P[10]
-    blocked, k, pim_act = P[19], P[23], P[24]
+    blocked, k, pim_act, all_bank, rrd_l, nb = P[19], P[23], P[24], P[26], P[29], P[31]
     gi = carg[j]
     r = gi // bgs
     if ref_phase > 0 and ref_rank == r:
         return INF
-    t = max(base, g_act[gi] + rc, ref_done[r] + rfc, ring[r, k - 1] + faw)
+    t = max(base, g_act[gi] + rc, ref_done[r] + rfc)
+    if k > 0:
+        t = max(t, ring[r, k - 1] + faw)
+    if all_bank != 0:
+        t = max(t, ring[r, 3] + rrd_l)           # after the rank's last single ACT
     b0 = r * (P[0] // P[1]) + (gi % bgs) * bpg
-    for b in range(b0, b0 + bpg):
+    for b in range(b0, b0 + nb):
         if prow[b] != 0:
             return INF
         t = max(t, p_pre[b] + rp, n_pre[b] + rp, n_act[b] + pim_act)
         if blocked != 0 and nrow[b] >= 0:
             return INF
     if blocked != 0:
-        for b in range(b0, b0 + bpg):
+        for b in range(b0, b0 + nb):
             if qptr[b] < qend[b] and _arrival(qptr[b], r_arr, r_op, otime) <= t:
                 return INF
     return t
@@ -138,6 +159,8 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
     rtp, rp, rcd, ras, rc, faw, rfc, interval = P[4], P[5], P[6], P[7], P[8], P[9], P[10], P[11]
     gwrite, cs, fill, rl, burst, ccd_s, ccd_l = P[12], P[13], P[14], P[15], P[16], P[17], P[18]
     blocked, guard, refresh, start, fk, pim_act, after_pim = P[19], P[20], P[21], P[22], P[23], P[24], P[25]
+    all_bank, act_comp, hold_row, rrd_l, pre_banks, act_banks = P[26], P[27], P[28], P[29], P[30], P[31]
+    pim_ras = ras if all_bank != 0 else 0    # all-bank rows: PRE >= their G_ACT + tRAS
     bpr = banks // ranks
     ncmd = ctype.shape[0]
     nops = olast.shape[0]
@@ -159,7 +182,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
     issued = np.zeros(ncmd, np.int8)
     seen = np.zeros(ranks, np.int64)
 
-    last_cr = start - max(rtp, cs)
+    last_comp = start - max(rtp, cs)         # the last PIM column command (COMP) issued
     next_cr = start
     row_act = NEG
     last_rd = NEG
@@ -190,7 +213,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
         held += 1
     steps = 0
     while True:
-        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and prow[carg[pc]] == 0)):
+        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks))):
             pc += 1
         if pc >= ncmd and pending == 0:
             break
@@ -216,7 +239,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                 if s == 2 * bpr:
                     ready = max(gw_done, gw_act + ras)
                 elif s % 2 == 0:
-                    ready = last_cr + rtp
+                    ready = max(last_comp + rtp, p_act[ref_rank * bpr + s // 2] + pim_ras)
                 else:
                     b = ref_rank * bpr + s // 2
                     ready = max(n_act[b] + ras, n_rd[b] + rtp)
@@ -244,12 +267,14 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                     kind = 3
                     if not (ref_phase > 0 and ref_rank == 0):
                         t = max(base, gw_pre + rp, ref_done[0] + rfc, ring[0, 0] + faw)
+                        if all_bank != 0:
+                            t = max(t, g_act[0] + rrd_l)
                 else:
-                    t = max(base, gw_act + rcd, last_cr + cs)
+                    t = max(base, gw_act + rcd, last_comp + cs)
             elif typ == C_HEADER:
                 t = base
             elif typ == C_PRE:
-                t = max(base, last_cr + rtp)
+                t = max(base, last_comp + rtp, p_act[carg[pc]] + pim_ras)
             elif typ == C_GACT:
                 for r in range(ranks):
                     seen[r] = 0
@@ -266,7 +291,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                                 j = k
                     k += 1
             else:
-                t = max(base, row_act + rcd, next_cr)
+                t = max(base, row_act + act_comp, next_cr)
             if t < best:
                 best = t
                 who = kind
@@ -289,8 +314,8 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                 if nrow[b] >= 0:
                     close = max(bus, n_act[b] + ras, n_rd[b] + rtp)
                     if has and r_row[i] == nrow[b] and not (blocked != 0 and arr > close):
-                        t = max(bus, arr, n_act[b] + rcd, g_rd[gi] + ccd_l, last_rd + ccd_s, last_cr + after_pim,
-                                n_end - rl + burst)
+                        t = max(bus, arr, n_act[b] + rcd, g_rd[gi] + ccd_l, last_rd + ccd_s,
+                                last_comp + after_pim, n_end - rl + burst)
                         t = _clear_of(t + rl - burst, rr0, rr1, burst) - rl + burst
                         what = 1
                     elif has and r_row[i] != nrow[b]:
@@ -301,11 +326,13 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                         what = 2
                 elif blocked != 0 and prow[b] != 0:
                     if p_done[b] != 0:
-                        t = max(bus, arr, last_cr + rtp)
+                        t = max(bus, arr, last_comp + rtp, p_act[b] + pim_ras)
                         what = 3
                 else:
                     t = max(bus, arr, n_pre[b] + rp, n_act[b] + rc, p_act[b] + pim_act, ref_done[r] + rfc,
                             ring[r, 0] + faw)
+                    if all_bank != 0:
+                        t = max(t, g_act[r * bgs] + rrd_l)
                     if blocked != 0:
                         t = max(t, p_pre[b] + rp)
                 if t < best:
@@ -328,8 +355,10 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
             else:
                 b = ref_rank * bpr + sel // 2
                 if sel % 2 == 0:
-                    prow[b] = 0
-                    p_pre[b] = now
+                    for c in range(b, (ref_rank + 1) * bpr if all_bank != 0 else b + 1):
+                        if prow[c] != 0:
+                            prow[c] = 0
+                            p_pre[c] = now
                     counts[5] += 1
                 else:
                     nrow[b] = -1
@@ -369,15 +398,16 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                 row_act = NEG
                 counts[1] += 1
             elif typ == C_PRE:
-                b = carg[sel]
-                prow[b] = 0
-                p_pre[b] = now
+                for b in range(carg[sel], carg[sel] + pre_banks):
+                    if prow[b] != 0:
+                        prow[b] = 0
+                        p_pre[b] = now
                 counts[5] += 1
             elif typ == C_GACT:
                 gi = carg[sel]
                 r = gi // bgs
                 b0 = r * bpr + (gi % bgs) * bpg
-                for b in range(b0, b0 + bpg):
+                for b in range(b0, b0 + act_banks):
                     prow[b] = 1
                     p_done[b] = 0
                     p_act[b] = now
@@ -388,7 +418,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
             else:
                 n = carg[sel]
                 span = cs * (max(n, fill) + 1)
-                last_cr = now
+                last_comp = now + cs * (max(n, 1) - 1) * hold_row
                 next_cr = now + span
                 rr0 = rr1
                 rr1 = now + span + rl - burst
@@ -399,7 +429,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
                 counts[4] += 1
                 if sel == olast[op]:
                     last = True
-                    h = now + 1
+                    h = last_comp + 1
                     for b in range(banks):
                         p_done[b] = 1
             issued[sel] = 1
@@ -444,35 +474,43 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
     out[2] = steps
 
 
+def _per_row(t: PimTiming) -> int:
+    """Commands of a row before its COMPS_READRES: the PIM precharges, P_HEADER, the G_ACTs."""
+    return t.precharges + 1 + t.activates
+
+
 def expand(program: dict[str, np.ndarray], t: PimTiming) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Commands of a program: (type, argument, op index). Arguments: PIM_PRE its bank, G_ACT rank x bank_groups +
-    group (bank groups outer, ranks inner: r0g0, r1g0, r0g1, ...), COMPS_READRES its COMP count."""
+    """Commands of a program: (type, argument, op index). Arguments: PIM_PRE the first bank it closes, G_ACT
+    rank x bank_groups + group (bank groups outer, ranks inner: r0g0, r1g0, r0g1, ...; all-bank: rank x
+    bank_groups), COMPS_READRES its COMP count."""
     kind = program["kind"]
-    groups = t.ranks * t.bank_groups
-    per_row = t.banks + 1 + groups
+    per_row = _per_row(t)
     n_cmd = np.where(kind == ROW, per_row + program["readres"], 1)
     first = np.r_[0, np.cumsum(n_cmd)[:-1]]
     cop = np.repeat(np.arange(len(kind), dtype=np.int64), n_cmd)
     pos = np.arange(int(n_cmd.sum()), dtype=np.int64) - first[cop]
     row = kind[cop] == ROW
-    j = pos - t.banks - 1
-    ctype = np.select([~row, pos < t.banks, pos == t.banks, pos < per_row], [C_GWRITE, C_PRE, C_HEADER, C_GACT],
-                      C_CR).astype(np.int64)
+    j = pos - t.precharges - 1
+    ctype = np.select([~row, pos < t.precharges, pos == t.precharges, pos < per_row],
+                      [C_GWRITE, C_PRE, C_HEADER, C_GACT], C_CR).astype(np.int64)
     carg = np.select([ctype == C_PRE, ctype == C_GACT, ctype == C_CR],
-                     [pos, (j % t.ranks) * t.bank_groups + j // t.ranks, program["comps"][cop]], 0).astype(np.int64)
+                     [pos * t.pre_banks, (j % t.ranks) * t.bank_groups + j // t.ranks,
+                      program["comps"][cop]], 0).astype(np.int64)
     return ctype, carg, cop
 
 
 def _params(t: PimTiming, start: int, refresh: bool) -> np.ndarray:
-    bpg = t.banks // (t.ranks * t.bank_groups)
+    bpg = t.banks_per_group
     values = {
         "banks": t.banks, "ranks": t.ranks, "bank_groups": t.bank_groups, "banks_per_group": bpg, "rtp": t.rtp,
         "rp": t.rp, "rcd": t.rcd, "ras": t.ras, "rc": t.rc, "faw": t.faw, "rfc": t.rfc,
         "interval": t.refresh_interval, "gwrite": t.gwrite, "comp_spacing": t.comp_spacing, "fill": t.fill,
         "read_latency": t.read_latency, "burst": t.burst, "ccd_s": t.ccd_s, "ccd_l": t.ccd_l,
         "blocked": int(t.row_buffer == "blocked"), "guard": int(t.refresh_guard), "refresh": int(refresh),
-        "start": start, "faw_per_gact": min(bpg, 4), "pim_act_to_act": t.pim_act_to_act(),
-        "normal_after_pim": t.normal_after_pim(),
+        "start": start, "faw_per_gact": 0 if t.all_bank else min(bpg, 4), "pim_act_to_act": t.pim_act_to_act(),
+        "normal_after_pim": t.normal_after_pim(), "all_bank": int(t.all_bank), "act_to_comp": t.act_to_comp,
+        "last_comp": int(t.row_release == "last-comp"), "rrd_l": t.rrd_l, "pre_banks": t.pre_banks,
+        "act_banks": t.act_banks,
     }
     return np.array([values[k] for k in PARAMS], dtype=np.int64)
 
@@ -487,7 +525,7 @@ def run_channel(program: dict[str, np.ndarray], t: PimTiming, start: float = 0.0
     frac = start - base
     kind = program["kind"]
     ctype, carg, cop = expand(program, t)
-    ends = np.cumsum(np.where(kind == ROW, t.banks + 1 + t.ranks * t.bank_groups + program["readres"], 1)) - 1
+    ends = np.cumsum(np.where(kind == ROW, _per_row(t) + program["readres"], 1)) - 1
     est = np.where(kind == ROW, t.row_estimate(program["header"], np.maximum(program["readres"], 1)), t.gwrite)
     reads = reads or {"arrival": [], "bank": [], "row": []}
     bank = np.asarray(reads["bank"], dtype=np.int64)

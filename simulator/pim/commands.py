@@ -5,22 +5,26 @@ Commands (NeuPIMs / Newton naming), all addressed to one channel:
     GWRITE         write one input-vector chunk (one DRAM row) into the channel's global buffer
     P_HEADER       descriptor of the next PIM row: row address, COMP and READRES counts (no DRAM timing)
     G_ACT          activate one row in every bank of one bank group, into the PIM row buffer
+                   (row_commands all-bank: in every bank of the channel, AiM's ACT16)
     COMP           all-bank MAC of one column burst against the global buffer
     READRES        read the per-bank accumulators back over the channel
     COMPS_READRES  fused: n COMPs then one READRES
-    PIM_PRE        PIM precharge of one bank
+    PIM_PRE        PIM precharge of one bank (all-bank: of every bank, AiM's PREA)
 
 Spacings (cycles of tCK; `docs/pim.md` has the table with their sources):
 
     GWRITE busy          = gwrite_bursts x (tCCD_S + tCCD_L)                          (96 on NeuPIMs HBM2)
+                           (gwrite_spacing burst: gwrite_bursts x max(tBURST, tCCD_S), AiM's WRGB)
     COMP -> COMP         = max(tBURST, tCCD_S, PU pace = banks_per_pu x coverage / macs_per_bank PU clocks)
     COMPS_READRES(n) ->  = max(tBURST, tCCD_S) x (max(n, pipeline_fill) + 1)        next COMPS_READRES
-    COMP -> PIM_PRE      = pim_to_precharge (tRTP)
+    COMP -> PIM_PRE      = pim_to_precharge (tRTP), from the COMPS_READRES issue (row_release issue) or from
+                           its last COMP (last-comp, (n - 1) COMP spacings later); all-bank: >= G_ACT + tRAS
     PIM_PRE -> G_ACT     = tRP (same bank)
     G_ACT -> G_ACT       = tFAW in one rank (a G_ACT is four activations), tRC in one bank group
-    G_ACT -> COMP        = tRCD
+                           (all-bank: tRC; no tFAW; tRRD_L to and from a single-bank ACT)
+    G_ACT -> COMP        = act_to_comp (tRCD)
     REF -> G_ACT         = tRFC
-One command per cycle on the channel's command bus; PIM precharges go bank by bank.
+One command per cycle on the channel's command bus; PIM precharges go bank by bank (all-bank: one).
 
 Row-buffer modes, for normal accesses that share the banks with PIM (`row_buffer`):
 
@@ -56,6 +60,7 @@ class PimTiming:
     ccd_s: int
     ccd_l: int
     rcd: int
+    act_to_comp: int           # G_ACT -> COMP (tRCD, or the PIM unit's own)
     rp: int
     ras: int
     rc: int
@@ -70,6 +75,8 @@ class PimTiming:
     row_buffer: str
     refresh_guard: bool
     pu_ticks: int = 1          # tCK one processing unit needs per COMP (slow PU clock, banks sharing a PU)
+    row_commands: str = "per-bank-group"   # PimSpec.row_commands
+    row_release: str = "issue"             # PimSpec.row_release
 
     @property
     def banks_per_rank(self) -> int:
@@ -90,24 +97,97 @@ class PimTiming:
 
         return self.comp_spacing * (np.maximum(n, self.fill) + 1)
 
-    def open_row(self, precharges: int) -> int:
-        """First precharge of a PIM row switch -> its first COMP: precharges one per cycle in bank order, P_HEADER,
-        then one G_ACT per bank group (ranks interleaved, tFAW apart within a rank, none before tRP after the
-        precharge of its banks: it binds when a bank group's precharges end less than tRP before the P_HEADER,
-        e.g. 16 banks with tRP 17), then tRCD."""
-        return self._first_gact(precharges) + self.rank_lag + (self.bank_groups - 1) * self.faw + self.rcd
+    @property
+    def all_bank(self) -> bool:
+        return self.row_commands == "all-bank"
 
-    def _first_gact(self, precharges: int) -> int:
+    @property
+    def banks_per_group(self) -> int:
+        return self.banks // (self.ranks * self.bank_groups)
+
+    @property
+    def rank_precharges(self) -> int:
+        """PIM precharge commands that close one rank's PIM rows: one per bank, or one all-bank command."""
+        return 1 if self.all_bank else self.banks_per_rank
+
+    @property
+    def precharges(self) -> int:
+        """PIM precharge commands of a row switch."""
+        return self.ranks * self.rank_precharges
+
+    @property
+    def activates(self) -> int:
+        """G_ACT commands of a row switch: one per bank group and rank, or one all-bank activate."""
+        return self.ranks * (1 if self.all_bank else self.bank_groups)
+
+    @property
+    def pre_banks(self) -> int:
+        """Banks one PIM precharge closes."""
+        return self.banks_per_rank // self.rank_precharges
+
+    @property
+    def act_banks(self) -> int:
+        """Banks one G_ACT opens."""
+        return self.banks_per_rank if self.all_bank else self.banks_per_group
+
+    @property
+    def act_chain(self) -> int:
+        """A rank's first G_ACT of a row switch -> its first COMP: the tFAW-spaced G_ACTs, then act_to_comp."""
+        return (0 if self.all_bank else (self.bank_groups - 1) * self.faw) + self.act_to_comp
+
+    @property
+    def act_after_row(self) -> int:
+        """A rank's last G_ACT -> a single-bank ACT: tFAW (the G_ACT filled the window), or tRRD_L after an
+        all-bank activate."""
+        return self.rrd_l if self.all_bank else self.faw
+
+    def open_row(self) -> int:
+        """First precharge of a PIM row switch -> its first COMP: the precharges one per cycle (bank order, or
+        one all-bank command), P_HEADER, then the G_ACTs (one per bank group, ranks interleaved, tFAW apart
+        within a rank; or one all-bank activate), none before tRP after the precharge of its banks (it binds
+        when a bank group's precharges end less than tRP before the P_HEADER, e.g. 16 banks with tRP 17, and
+        always after an all-bank precharge), then act_to_comp."""
+        return self._first_act + self.rank_lag + self.act_chain
+
+    @property
+    def _closing(self) -> int:
+        """Cycle of the precharge that closes a rank's first G_ACT's banks, from the rank's first precharge."""
+        return 0 if self.all_bank else self.banks_per_group - 1
+
+    @property
+    def _first_act(self) -> int:
         """Rank 0's first G_ACT of a row switch, counted from its first precharge."""
-        return max(precharges + 1, self.banks // (self.ranks * self.bank_groups) - 1 + self.rp)
+        return max(self.precharges + 1, self._closing + self.rp)
 
     @property
     def rank_lag(self) -> int:
         """Cycles the last rank's G_ACTs trail rank 0's in a row switch (one per rank, or tRP after the
-        precharge of its first bank group)."""
-        bpg = self.banks // (self.ranks * self.bank_groups)
-        first = self._first_gact(self.banks)
-        return max(self.ranks - 1, (self.ranks - 1) * self.banks_per_rank + bpg - 1 + self.rp - first)
+        precharge that closes its first G_ACT's banks)."""
+        lag = (self.ranks - 1) * self.rank_precharges + self._closing + self.rp - self._first_act
+        return max(self.ranks - 1, lag)
+
+    def drain(self, n):
+        """Cycles from a COMPS_READRES of n COMPs issuing to its last COMP, when that is what releases the row
+        and the global buffer (row_release last-comp); 0 when the issue does (NeuPIMs)."""
+        import numpy as np
+
+        return self.comp_spacing * (np.maximum(n, 1) - 1) * int(self.row_release == "last-comp")
+
+    def release(self, drain, tail):
+        """A row's last COMPS_READRES issue -> its first PIM precharge: tRTP after the drain, and (all-bank)
+        tRAS after the activate, which was act_to_comp + `tail` cycles before that issue."""
+        import numpy as np
+
+        ras = self.ras - self.act_to_comp - tail if self.all_bank else 0
+        return np.maximum(drain + self.rtp, ras)
+
+    def row_after_row(self, prev_cc, prev_drain, prev_tail):
+        """A row's last COMPS_READRES issue -> the next row's first: the previous COMPS_READRES's own span,
+        the row switch, and tRC between the two rows' G_ACTs of a bank."""
+        import numpy as np
+
+        return np.maximum(np.maximum(prev_cc, self.release(prev_drain, prev_tail) + self.open_row()),
+                          self.rc - prev_tail)
 
     @property
     def refresh_interval(self) -> int:
@@ -119,7 +199,7 @@ class PimTiming:
         on another row: used to hold a row back before a refresh."""
         import numpy as np
 
-        return (self.banks * self.rtp + (self.bank_groups - 1) * self.faw + self.rcd
+        return (self.precharges * self.rtp + self.act_chain
                 + self.comp_spacing * np.maximum(header_comps, self.fill) + self.readres_spacing * (readres - 1))
 
     # --- normal accesses mixed with PIM (row-buffer modes) ---
@@ -139,15 +219,22 @@ def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
     burst = int(tm.tBURST) if tm.tBURST is not None else max(1, org.burst_length // 2)
     rtp_l = tm.tRTP_L if tm.tRTP_L is not None else tm.tRTP_S
     rtp = int(spec.pim_to_precharge if spec.pim_to_precharge is not None else rtp_l)
+    if spec.row_commands == "all-bank" and org.ranks > 1:
+        raise ValueError(f"row_commands all-bank models single-rank channels (GDDR6); memory '{memory.name}' has "
+                         f"{org.ranks} ranks")
     from simulator.lowering.ops import DTYPE_BYTES
 
     row_elements = int(min(org.row_bytes, spec.global_buffer) // DTYPE_BYTES[spec.dtype])
+    per_burst = tm.tCCD_S + tm.tCCD_L if spec.gwrite_spacing == "ccd_s+ccd_l" else max(burst, tm.tCCD_S)
     return PimTiming(
         tck=memory.tck, channels=org.channels * org.pseudo_channels, ranks=org.ranks, bank_groups=org.bank_groups,
         banks=org.banks, row_elements=row_elements, coverage=spec.coverage, burst=burst, ccd_s=int(tm.tCCD_S),
-        ccd_l=int(tm.tCCD_L), rcd=int(tm.tRCD), rp=int(tm.tRP), ras=int(tm.tRAS), rc=int(tm.rc),
-        rrd_l=int(tm.tRRD_L), faw=int(tm.tFAW), rtp=rtp, read_latency=int(tm.CL) + burst, refi=int(tm.tREFI),
-        rfc=int(tm.tRFC), gwrite=spec.gwrite_bursts * int(tm.tCCD_S + tm.tCCD_L), fill=spec.pipeline_fill,
-        row_buffer=spec.row_buffer, refresh_guard=spec.refresh_guard,
+        ccd_l=int(tm.tCCD_L), rcd=int(tm.tRCD),
+        act_to_comp=int(spec.act_to_comp if spec.act_to_comp is not None else tm.tRCD), rp=int(tm.tRP),
+        ras=int(tm.tRAS), rc=int(tm.rc), rrd_l=int(tm.tRRD_L), faw=int(tm.tFAW), rtp=rtp,
+        read_latency=int(tm.CL) + burst, refi=int(tm.tREFI), rfc=int(tm.tRFC),
+        gwrite=spec.gwrite_bursts * int(per_burst), fill=spec.pipeline_fill, row_buffer=spec.row_buffer,
+        refresh_guard=spec.refresh_guard,
         pu_ticks=math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
-                           / (spec.clock * memory.tck) - 1e-3))
+                           / (spec.clock * memory.tck) - 1e-3),
+        row_commands=spec.row_commands, row_release=spec.row_release)

@@ -60,7 +60,7 @@ def rows() -> list[dict]:
         t = run.result.models["pim"].timing
         row = {"model": model, "params_b": pim["params"] / 1e9, "pim_us": pim["latency_s"] * 1e6,
                "pim_mj": pim["energy_per_token_j"] * 1e3, "bound_us": bound * 1e6, "pim_x": pim["latency_s"] / bound,
-               "pim_bw": pim_bw, "row_switch": t.rtp + t.open_row(t.banks), "gwrite": t.gwrite,
+               "pim_bw": pim_bw, "row_switch": t.rtp + t.open_row(), "gwrite": t.gwrite,
                "row_elements": t.row_elements, **{f"{k}_us": v * 1e6 for k, v in breakdown(run).items()}}
         for gpu in GPUS:
             g = simulate(ROOT / f"hwconfigs/{gpu}.yaml", ROOT / "workloads/gpt2-decode.yaml",
@@ -117,7 +117,9 @@ of the input vector).
 {parts}
 Before the spread KV layout (the request's whole KV cache on one channel, as NeuPIMs places it for big batches)
 and the packed K tail of the GEMVs, the five models took 304, 747, 1735, 2928 and 1654 us/token; gpt2-small's 304
-were 87 GEMV, 208 attention on one of the 16 channels and 9 ASIC.
+were 87 GEMV, 208 attention on one of the 16 channels and 9 ASIC. Under NeuPIMs' row rules instead of AiM's own
+(16 single-bank precharges and a tFAW chain of G_ACTs, 114 cycles per row with the MACs hidden under it, a
+192-cycle GWRITE; docs/pim.md, PIM-GPT) they took 121, 295, 665, 1356 and 876 us/token.
 
 ## Against the GPUs
 x bound: GPU time / (the same weight bytes at the GPU's peak HBM bandwidth).

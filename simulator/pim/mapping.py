@@ -153,6 +153,6 @@ def counts(program: dict[str, np.ndarray], t: PimTiming) -> dict[str, float]:
     rows = program["kind"] == ROW
     n_rows = int(rows.sum())
     return {"cmd.GWRITE": float((~rows).sum()), "cmd.P_HEADER": float(n_rows),
-            "cmd.G_ACT": float(n_rows * t.ranks * t.bank_groups),
+            "cmd.G_ACT": float(n_rows * t.activates),
             "cmd.COMP": float((program["comps"] * program["readres"]).sum()),
-            "cmd.READRES": float(program["readres"].sum()), "cmd.PIM_PRE": float(n_rows * t.banks)}
+            "cmd.READRES": float(program["readres"].sum()), "cmd.PIM_PRE": float(n_rows * t.precharges)}

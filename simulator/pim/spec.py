@@ -46,7 +46,28 @@ class PimSpec(UnitSpec):
         None, description="elements per bank multiplied by one COMP (NeuPIMs pim_comp_coverage 16); default: "
                           "macs_per_bank")
     gwrite_bursts: PositiveInt = Field(32, description="column bursts of one GWRITE; GWRITE time = bursts x "
-                                       "(tCCD_S + tCCD_L) (NeuPIMs: 32 -> 96 cycles)")
+                                       "the gwrite_spacing (NeuPIMs: 32 x (1 + 2) = 96 cycles)")
+    gwrite_spacing: Literal["ccd_s+ccd_l", "burst"] = Field(
+        "ccd_s+ccd_l", description="cycles per GWRITE burst: ccd_s+ccd_l = tCCD_S + tCCD_L (NeuPIMs, NewtonSim "
+                                   "gwrite_delay); burst = max(tBURST, tCCD_S) (SK hynix AiM's WRGB, a channel-level "
+                                   "write bound only by the data bus and tCCD_S: arkhadem/aim_simulator GDDR6.cpp)")
+    row_commands: Literal["per-bank-group", "all-bank"] = Field(
+        "per-bank-group", description="how a PIM row is closed and opened. per-bank-group (NeuPIMs, NewtonSim): a "
+                                      "PIM precharge per bank, one per cycle, and a G_ACT per bank group, a G_ACT "
+                                      "counting as four activations in the rank's tFAW window, no tRAS. all-bank "
+                                      "(SK hynix AiM's PREA / ACT16, arkhadem/aim_simulator GDDR6.cpp): one "
+                                      "precharge and one activate for all banks of the channel, tRP, tRCD, tRAS "
+                                      "and tRC as for one bank, no tFAW (the simulator drops it, citing the AiM "
+                                      "paper), tRRD_L to and from single-bank ACTs; single-rank channels (GDDR6)")
+    row_release: Literal["issue", "last-comp"] = Field(
+        "issue", description="when a COMPS_READRES lets go of its row and the global buffer. issue (NeuPIMs, "
+                             "NewtonSim): the PIM precharge tRTP and the next GWRITE one burst after the fused "
+                             "command issues. last-comp (AiM: every MAC16 is a command, MAC16 -> PREA tRTP, the "
+                             "next WRGB behind the last MAC16 in the in-order queue; arkhadem/aim_simulator): "
+                             "counted from its last COMP, (n - 1) COMP spacings later")
+    act_to_comp: Cycles | None = Field(
+        None, description="G_ACT to the first COMP of a row; default tRCD of the memory (AiM: tRCD + 10 ns, "
+                          "aim_simulator nRCDRDMAC)")
     pipeline_fill: PositiveInt = Field(6, description="fewest COMPs a COMPS_READRES is timed for (adder-tree "
                                        "filling, NeuPIMs)")
     pim_to_precharge: Cycles | None = Field(

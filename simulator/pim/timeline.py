@@ -1,15 +1,17 @@
 """Transaction-level timing of a channel program: closed forms per op, cumulative sums, and one step per refresh.
 
 Without refresh every op is anchored to the previous one (`anchor` = issue of the row's last COMPS_READRES, or
-of the GWRITE):
+of the GWRITE; `drain` = its last COMP's lag behind that issue under row_release last-comp, else 0):
 
-    row after row       anchor += tRTP + open_row(banks) + (readres - 1) x comps_readres(comps)
-    row after GWRITE    anchor += GWRITE + 1 + open_row(banks) + (readres - 1) x comps_readres(comps)
-    GWRITE after row    anchor += max(tBURST, tCCD_S)
+    row after row       anchor += max(tRTP + drain + open_row, previous comps_readres, tRC - previous tail)
+                                  + (readres - 1) x comps_readres(comps)        (all-bank: PRE >= ACT + tRAS)
+    row after GWRITE    anchor += GWRITE + 1 + open_row + (readres - 1) x comps_readres(comps)
+    GWRITE after row    anchor += drain + max(tBURST, tCCD_S)
     GWRITE after GWRITE anchor += GWRITE + 1
 
-open_row(p) = p precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2), the
-first G_ACT no earlier than tRP after its banks' precharges (PimTiming.open_row).
+open_row = banks precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2), the
+first G_ACT no earlier than tRP after its banks' precharges; all-bank (AiM): tRP + act_to_comp
+(PimTiming.open_row).
 
 Refresh (rank-staggered, one rank every tREFI / ranks): the controller checks each row's (and GWRITE's) latency
 estimate against the time left to the next refresh when the op reaches the head of its queue; if it does not
@@ -44,15 +46,19 @@ def _anchors(p: dict[str, np.ndarray], t: PimTiming, start: float):
     prev = np.r_[-1, kind[:-1]]
     cc = t.comps_readres(comps)
     tail_rows = (np.maximum(rr, 1) - 1) * cc
-    open_full = t.open_row(t.banks)
+    drain = np.where(kind == ROW, t.drain(comps), 0)
+    prev_cc, prev_drain, prev_tail = (np.r_[0, a[:-1]] for a in (cc, drain, tail_rows))
+    open_full = t.open_row()
     delta = np.where(
         kind == ROW,
-        np.where(prev == ROW, t.rtp + open_full, np.where(prev == GWRITE, t.gwrite + 1 + open_full, open_full))
+        np.where(prev == ROW, t.row_after_row(prev_cc, prev_drain, prev_tail),
+                 np.where(prev == GWRITE, t.gwrite + 1 + open_full, open_full))
         + tail_rows,
-        np.where(prev == GWRITE, t.gwrite + 1, np.where(prev == ROW, t.comp_spacing, 0)))
+        np.where(prev == GWRITE, t.gwrite + 1, np.where(prev == ROW, prev_drain + t.comp_spacing, 0)))
     anchor = start + np.cumsum(delta)
     prev_anchor = np.r_[start, anchor[:-1]]
-    check = np.where(prev == ROW, prev_anchor + 1, np.where(prev == GWRITE, prev_anchor + t.gwrite + 1, start))
+    check = np.where(prev == ROW, prev_anchor + prev_drain + 1,
+                     np.where(prev == GWRITE, prev_anchor + t.gwrite + 1, start))
     first_comp = anchor - tail_rows
     est = np.where(kind == ROW, t.row_estimate(p["header"], np.maximum(rr, 1)), t.gwrite)
     if n:
@@ -77,8 +83,8 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
     shift, k0, held = 0.0, 0, 0
     n = len(kind)
     index = int(start // interval) + 1           # refresh insertions so far at the next boundary
-    bpr = t.banks_per_rank
-    chain = (t.bank_groups - 1) * t.faw + t.rcd
+    chain = t.act_chain
+    drain = t.drain(p["comps"])
     refreshes = 0
     gw_open, reopen, reopen_cost = True, n, 0.0  # GWRITE row (bank 0 of rank 0); the GWRITE that re-opens it
     while True:
@@ -95,9 +101,13 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
         if k >= n:
             continue
         held += 1
-        done = boundary + bpr + int(rank == 0 and gw_open) - 1 + t.rp       # REFRESH issue cycle
+        closing = boundary                       # its first precharge, once the previous row let go (tRAS)
+        if k > 0 and kind[k - 1] == ROW:
+            tail = anchor[k - 1] - first_comp[k - 1]
+            closing = max(boundary, anchor[k - 1] + shift + t.release(drain[k - 1], tail))
+        done = closing + t.rank_precharges + int(rank == 0 and gw_open) - 1 + t.rp       # REFRESH issue cycle
         gw_open = gw_open and rank != 0
-        others = t.banks - bpr
+        others = t.precharges - t.rank_precharges
         if kind[k] == ROW:
             new_first = max(done + 1 + others + 1 + chain + (t.ranks - 2 if t.ranks > 1 else 0),
                             done + t.rfc + chain)
@@ -116,25 +126,26 @@ def channel_time(p: dict[str, np.ndarray], t: PimTiming, start: float = 0.0, ref
                 shift += g - (anchor[k] + shift)
                 k0 = k + 1
         if not gw_open:
-            reopen, reopen_cost = _reopen(kind, anchor, first_comp, k0, t)
+            reopen, reopen_cost = _reopen(kind, p["comps"], anchor, first_comp, k0, t)
     end = float(anchor[-1] + shift + end_tail)
     return ChannelTime(start, end, end - start, refreshes, held)
 
 
-def _reopen(kind: np.ndarray, anchor: np.ndarray, first_comp: np.ndarray, k0: int, t: PimTiming
-            ) -> tuple[int, float]:
+def _reopen(kind: np.ndarray, comps: np.ndarray, anchor: np.ndarray, first_comp: np.ndarray, k0: int,
+            t: PimTiming) -> tuple[int, float]:
     """The first GWRITE from op k0 on, after a refresh closed the GWRITE row, and its extra cycles: an ACT on the
-    cycle after the previous row's last COMPS_READRES (or tFAW after rank 0's last G_ACT of that row), then
-    tRCD, instead of max(tBURST, tCCD_S) after that COMPS_READRES."""
+    cycle after the previous row's last COMP (or act_after_row after rank 0's last G_ACT of that row), then
+    tRCD, instead of max(tBURST, tCCD_S) after that COMP."""
     after = np.flatnonzero(kind[k0:] == GWRITE)
     if len(after) == 0:
         return len(kind), 0.0
     g = k0 + int(after[0])
     if g == 0 or kind[g - 1] != ROW:
         return g, 0.0
-    rank0_last = first_comp[g - 1] - t.rcd - t.rank_lag
-    act = max(anchor[g - 1] + 1, rank0_last + t.faw)
-    return g, float(act + t.rcd - anchor[g - 1] - t.comp_spacing)
+    last_comp = anchor[g - 1] + t.drain(comps[g - 1])
+    rank0_last = first_comp[g - 1] - t.act_to_comp - t.rank_lag
+    act = max(last_comp + 1, rank0_last + t.act_after_row)
+    return g, float(act + t.rcd - last_comp - t.comp_spacing)
 
 
 def expected_cycles(p: dict[str, np.ndarray], t: PimTiming) -> float:
@@ -147,7 +158,7 @@ def expected_cycles(p: dict[str, np.ndarray], t: PimTiming) -> float:
     period = np.diff(np.r_[0.0, check])
     rows = p["kind"] == ROW
     hold = float(np.mean(np.clip(est[rows] - period[rows] / 2, 0, None))) if rows.any() else 0.0
-    restart = t.rp + t.banks_per_rank + t.rfc + (t.bank_groups - 1) * t.faw + t.rcd - t.open_row(t.banks) + 1
+    restart = t.rp + t.rank_precharges + t.rfc + t.act_chain - t.open_row() + 1
     per_refresh = hold + max(restart, 0)
     frac = min(per_refresh / t.refresh_interval, 0.9) if t.refresh_guard else 0.0
     return base / (1.0 - frac)
@@ -166,7 +177,8 @@ def mixed_cycles(p: dict[str, np.ndarray], t: PimTiming, reads_per_row: int) -> 
              apart, PRE no earlier than tRAS after the ACT, tRP, then the G_ACT; the rank's later G_ACTs are tFAW
              behind it, so each row followed by a row is max(tRAS, tRCD + (r - 1) tCCD_L + tRTP) + tRP longer.
              A row followed by a GWRITE has its reads served during the GWRITE, which leaves the bank precharged:
-             the next row switch has one precharge (cycle) less.
+             the next row switch has one precharge (cycle) less (all-bank: none less, the one all-bank
+             precharge still closes the other banks).
     Returns both spans and the PIM-only span (cycles, refresh-free).
     """
     base = channel_time(p, t, refresh=False).end
@@ -175,5 +187,6 @@ def mixed_cycles(p: dict[str, np.ndarray], t: PimTiming, reads_per_row: int) -> 
     row_row = int(np.sum((kind[:-1] == ROW) & (kind[1:] == ROW)))
     row_gwrite_row = int(np.sum((kind[:-2] == ROW) & (kind[1:-1] == GWRITE) & (kind[2:] == ROW)))
     switch = max(t.ras, t.rcd + (r - 1) * t.readres_spacing + t.rtp) + t.rp
-    blocked = base + (row_row * switch - row_gwrite_row if r else 0)
+    saved = 0 if t.all_bank else row_gwrite_row
+    blocked = base + (row_row * switch - saved if r else 0)
     return {"pim_only": base, "dual": base, "blocked": blocked}

@@ -61,7 +61,7 @@ def test_comp_spacing_follows_the_timing_table(neupims):
     assert (channel_time(short, t, refresh=False).end - channel_time(shorter, t, refresh=False).end
             == t.comp_spacing * (t.fill + 1))                   # adder-tree fill: at least 6 COMPs
     # row switch: 32 bank precharges, P_HEADER, 4 G_ACTs per rank tFAW apart (ranks interleaved), tRCD
-    assert t.open_row(t.banks) == 32 + 1 + 3 * t.faw + 1 + t.rcd == 138
+    assert t.open_row() == 32 + 1 + 3 * t.faw + 1 + t.rcd == 138
 
 
 def test_blocked_vs_dual_on_a_mixed_stream(neupims):
