@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import simpy
@@ -24,6 +24,9 @@ from simulator.engine.cost import OpCost
 from simulator.engine.time import to_ps
 from simulator.lowering.ops import Op, shape
 from simulator.mapping.schedule import Schedule
+from simulator.npu.dma import dram_stream_bandwidth
+
+CONTENTION_PASSES = 3   # re-simulations of a block with PIM/stream contention (the stretch converges in 2-3)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,53 @@ class Executor:
         return found
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
+        """Simulate one block; where PIM work overlaps other units' traffic on its memory, simulate it again with
+        the ops stretched by how much they slow each other (`contention`), CONTENTION_PASSES times at most."""
+        graph = self.group_stages(graph)
+        run = self._simulate(name, graph, {})
+        for _ in range(CONTENTION_PASSES):
+            stretch = self.contention(run)
+            if not stretch:
+                break
+            run = self._simulate(name, graph, stretch)
+        return run
+
+    def contention(self, run: BlockRun) -> dict[str, float]:
+        """Duration factors of the ops of `run` where a PIM unit works while other units stream on its memory:
+        the PIM op by pim_factor at the read rate the overlapping ops offer, each overlapping op for its overlapped
+        share by max(1, demand / read_share), its demand being its bandwidth over the memory's streaming
+        bandwidth (simulator/pim/contention.py)."""
+        system = self.schedule.system
+        out: dict[str, float] = {}
+        for unit, model in self.models.items():
+            if not hasattr(type(model), "contention"):
+                continue
+            mem_name = system.units[unit].memory
+            mem = system.memories[mem_name]
+            pim = [ev for ev in run.events if ev.unit == unit and ev.end_ps > ev.start_ps]
+            others = [ev for ev in run.events if ev.unit != unit and ev.cost.bytes.get(mem_name)
+                      and ev.end_ps > ev.start_ps and any(_overlap(ev, p) for p in pim)]
+            if not others:
+                continue
+            org = mem.organisation
+            channels = org.channels * org.pseudo_channels
+            stream = dram_stream_bandwidth(mem)     # a PIM memory has a timing table
+            shares: list[tuple[OpEvent, float]] = []
+            for p in pim:
+                reads = sum(ev.op.read_fraction * ev.cost.bytes[mem_name] / org.tx_bytes * _overlap(ev, p)
+                            / (ev.end_ps - ev.start_ps) for ev in others)
+                if reads:
+                    factor, share = model.contention.at(reads / ((p.end_ps - p.start_ps) * 1e-12 / mem.tck) / channels)
+                    out[p.name] = factor
+                    shares.append((p, share))
+            for ev in others:
+                span = ev.end_ps - ev.start_ps
+                demand = ev.cost.bytes[mem_name] / (span * 1e-12) / stream
+                out[ev.name] = 1.0 + sum(_overlap(ev, p) / span * (max(1.0, demand / share) - 1.0)
+                                         for p, share in shares)
+        return {k: v for k, v in out.items() if v > 1.0 + 1e-9}
+
+    def _simulate(self, name: str, graph: nx.DiGraph, stretch: dict[str, float]) -> BlockRun:
         env = simpy.Environment()
         engines: dict[tuple[str, str], Component] = {}
 
@@ -106,7 +156,6 @@ class Executor:
             engine = getattr(self.models[unit], "engine", None)
             return engine(op) if engine else ""
 
-        graph = self.group_stages(graph)
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
         sched = self.schedule
@@ -126,6 +175,10 @@ class Executor:
                                                start_cycle=env.now * 1e-12 / memory.tck)
             else:
                 cost = self.cost(op, unit)
+            if node in stretch:
+                f = stretch[node]
+                cost = replace(cost, time_s=cost.time_s * f, cycles=cost.cycles * f,
+                               detail={**cost.detail, "contention_factor": f})
             engine = engine_of(unit, op)
             if (unit, engine) not in engines:
                 engines[(unit, engine)] = Component(env, name=unit)
@@ -242,3 +295,21 @@ def steady_layer(pair: BlockRun) -> BlockRun:
               for ev in pair.events if t0 <= ev.start_ps < t1]
     counts = {u: {a: n / 2 for a, n in c.items()} for u, c in pair.counts.items()}
     return BlockRun("layer", t1 - t0, events, counts)
+
+
+def _overlap(a: OpEvent, b: OpEvent) -> int:
+    """Picoseconds two events run at the same time."""
+    return max(0, min(a.end_ps, b.end_ps) - max(a.start_ps, b.start_ps))
+
+
+def union(intervals: list[tuple[int, int]]) -> int:
+    """Total length covered by a set of [start, end) intervals."""
+    total, reach = 0, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.engine.executor import Result, is_attention, post_attention_start, scope_of
+from simulator.engine.executor import Result, is_attention, post_attention_start, scope_of, union
 from simulator.engine.time import ClockDomain, to_s
 from simulator.memory import traffic
 
@@ -57,11 +57,11 @@ class Stats:
             for mem, b in ev.cost.bytes.items():
                 moved[mem] += b
                 if not pim:
-                    read = _read_fraction(ev.op) * b
+                    read = ev.op.read_fraction * b
                     streamed[mem][0] += read
                     streamed[mem][1] += b - read
         for (_, unit), intervals in spans.items():
-            busy[unit] += to_s(_union(intervals))      # a unit is busy while any of its engines is
+            busy[unit] += to_s(union(intervals))      # a unit is busy while any of its engines is
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for p in self.result.placements:
             for unit, actions in p.run.counts.items():
@@ -157,7 +157,7 @@ class Stats:
                 if not pim:
                     continue
                 spans = [(ev.start_ps, ev.end_ps) for ev in pim]
-                busy_ps += _union(spans)
+                busy_ps += union(spans)
                 for ev in pim:
                     occ = np.asarray(ev.cost.detail.get("channel_occupancy", []), dtype=float)
                     if occ.size:
@@ -166,9 +166,9 @@ class Stats:
                     b = ev.cost.bytes.get(spec.memory, 0.0)
                     if ev.unit == unit or not b or ev.end_ps <= ev.start_ps:
                         continue
-                    inside = _union([(max(s0, ev.start_ps), min(s1, ev.end_ps)) for s0, s1 in spans
+                    inside = union([(max(s0, ev.start_ps), min(s1, ev.end_ps)) for s0, s1 in spans
                                      if s1 > ev.start_ps and s0 < ev.end_ps])
-                    reads = _read_fraction(ev.op) * b / mem.organisation.tx_bytes
+                    reads = ev.op.read_fraction * b / mem.organisation.tx_bytes
                     overlapped += reads * inside / (ev.end_ps - ev.start_ps)
             out[unit] = {"busy_cycles": busy_ps * 1e-12 / mem.tck,
                          "channel_busy_cycles": [] if channels is None else channels.tolist(),
@@ -206,7 +206,7 @@ class Stats:
                   and system.units[ev.unit].type == "pim")
         comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
         work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
-        exposed = _union(comm + work) - _union(work) if comm else 0
+        exposed = union(comm + work) - union(work) if comm else 0
         util: dict[str, float] = {}
         for mem, spec in system.memories.items():
             moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
@@ -245,23 +245,3 @@ def energy_table(model, spec) -> dict[str, float]:
     IDD values), overridden by the unit's `energy:` table in the hardware file."""
     defaults = getattr(model, "energy_table", {})
     return {**defaults, **spec.energy}
-
-
-def _read_fraction(op) -> float:
-    """Share of an op's memory traffic that is reads: its input bytes over its input and output bytes."""
-    reads = sum(t.bytes for t in op.inputs)
-    total = reads + sum(t.bytes for t in op.outputs)
-    return reads / total if total else 1.0
-
-
-def _union(intervals: list[tuple[int, int]]) -> int:
-    """Total length covered by a set of [start, end) intervals."""
-    total, reach = 0, None
-    for start, end in sorted(intervals):
-        if reach is None or start > reach:
-            total += end - start
-            reach = end
-        elif end > reach:
-            total += end - reach
-            reach = end
-    return total

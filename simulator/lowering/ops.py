@@ -95,6 +95,11 @@ class Op:
         return self.bytes_in + self.bytes_out
 
     @property
+    def read_fraction(self) -> float:
+        """Share of the op's memory traffic that is reads (its inputs), 1 when it moves nothing."""
+        return self.bytes_in / self.bytes if self.bytes else 1.0
+
+    @property
     def weight_bytes(self) -> float:
         return sum(t.bytes for t in self.inputs if t.resident)
 

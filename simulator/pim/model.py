@@ -9,13 +9,15 @@ logit/softmax op and the attend op one after the other); its time is the busiest
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import Op
 from simulator.memory.spec import MemorySpec
-from simulator.pim import bank_machine, mapping
+from simulator.pim import bank_machine, contention, mapping
 from simulator.pim.commands import PimTiming, pim_timing
 from simulator.pim.energy import command_energies
 from simulator.pim.spec import PimSpec
@@ -40,6 +42,11 @@ class PimModel:
             raise ConfigError(str(exc), key=f"{name}.memory") from None
         self.refresh, self.level = refresh, level
         self.energy_table = command_energies(spec, memory)  # defaults; the unit YAML `energy:` overrides them
+
+    @cached_property
+    def contention(self) -> contention.Contention:
+        """How this unit's work and normal reads on its channels slow each other (pim/contention.py)."""
+        return contention.measure(self.timing)
 
     @property
     def channels(self) -> int:
