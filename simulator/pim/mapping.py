@@ -131,20 +131,23 @@ def spread_sv(t: PimTiming, heads: int, head_dim: int, kv_len: int) -> dict[int,
     return out
 
 
-def place_kv(kv_lens: np.ndarray, channels: int, method: str, given: np.ndarray | None = None) -> np.ndarray:
+def place_kv(kv_lens: np.ndarray, channels: int, method: str, given: np.ndarray | None = None,
+             load: np.ndarray | None = None) -> np.ndarray:
     """Channel of each request's KV cache: the trace's own (`trace`), round robin, or greedy min-load bin
-    packing in arrival order (ties to the lowest channel)."""
+    packing in arrival order (ties to the lowest channel) of each request's `load` (default its KV length; the
+    PIM model passes its latency estimate)."""
     kv_lens = np.asarray(kv_lens, dtype=np.int64)
     if method == "trace" and given is not None:
         return np.asarray(given, dtype=np.int64) % channels
     if method in ("trace", "round-robin"):
         return np.arange(len(kv_lens), dtype=np.int64) % channels
-    load = np.zeros(channels, dtype=np.int64)
+    weights = kv_lens if load is None else np.asarray(load, dtype=float)
+    total = np.zeros(channels)
     out = np.empty(len(kv_lens), dtype=np.int64)
-    for i, length in enumerate(kv_lens.tolist()):   # one step per request, not per cycle
-        c = int(np.argmin(load))
+    for i, w in enumerate(weights.tolist()):   # one step per request, not per cycle
+        c = int(np.argmin(total))
         out[i] = c
-        load[c] += length
+        total[c] += w
     return out
 
 

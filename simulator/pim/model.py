@@ -92,14 +92,17 @@ class PimModel:
         lens = {}
         for i, op in enumerate(attn):
             lens[op.request if op.request is not None else i] = op.dims["kv_len"]
-        if channels is None or len(channels) == 0:
-            chan = mapping.place_kv(np.array([lens[r] for r in requests]), self.channels,
-                                    "round-robin" if self.spec.kv_placement == "trace" else self.spec.kv_placement)
-            where = dict(zip(requests, chan.tolist()))
-        else:
+        if self.spec.kv_placement == "trace" and channels is not None and len(channels):
             channels = np.asarray(channels, dtype=np.int64)
             where = {r: int(channels[r] % self.channels) if r < len(channels) else r % self.channels
                      for r in requests}
+        else:
+            method = "round-robin" if self.spec.kv_placement == "trace" else self.spec.kv_placement
+            kv = np.array([lens[r] for r in requests])
+            load = None
+            if method == "min-load" and attn:
+                load = self.request_cycles(kv, attn[0].dims["heads"], attn[0].dims["head_dim"])
+            where = dict(zip(requests, mapping.place_kv(kv, self.channels, method, load=load).tolist()))
         phases: dict[str, object] = {"qk": {}, "sv": {}}
         for i, op in enumerate(attn):
             r, d, ph = op.request if op.request is not None else i, op.dims, PHASE_OF[op.kind]
@@ -187,6 +190,11 @@ class PimModel:
         flops = float(sum(op.flops for op in ops))
         return OpCost(time_s=time_s, cycles=time_s * self.spec.clock, bound="memory", flops=flops, counts=counts,
                       bytes={self.spec.memory: bus}, detail=detail)
+
+    def request_cycles(self, kv_lens: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+        """Estimated PIM cycles of each request's Q.K^T + S.V (summed over the channels it uses): the load the
+        min-load KV placement balances."""
+        return np.array([self.estimate([length], [0], heads, head_dim).sum() for length in np.asarray(kv_lens)])
 
     def estimate(self, kv_lens: np.ndarray, channels: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
         """MHA latency estimator for schedulers: per-channel cycles of a batch's Q.K^T + S.V (laid out by
