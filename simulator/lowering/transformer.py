@@ -154,13 +154,15 @@ class Lowering:
     def interleaved(self) -> nx.DiGraph:
         """NeuPIMs sub-batch interleaving over min(2, layers) layers: each layer twice, once per sub-batch (nodes
         `L<l>.sb<s>/<op>`), sub-batch s of layer l feeding sub-batch s of layer l + 1. Each layer of a sub-batch
-        has a pre part (up to and with its attention) and a post part (projection, FFN). The GEMM unit runs them in
-        the artifact's order, pre(0,0) pre(0,1) post(0,0) pre(1,0) post(0,1) pre(1,1) post(1,0) post(1,1), so that
-        one sub-batch's attention (PIM) overlaps the other's GEMMs: order edges (a post part waits for the next
-        pre part's QKV) and queue priorities (node attribute `priority`, that position) enforce it."""
+        has a pre part (up to and with its attention) and a post part (projection, FFN). The GEMM unit prefers the
+        artifact's order, pre(0,0) pre(0,1) post(0,0) pre(1,0) post(0,1) pre(1,1) post(1,0) post(1,1), so that
+        one sub-batch's attention (PIM) overlaps the other's GEMMs: queue priorities (node attribute `priority`,
+        that position) choose among ready work, and a unit never idles while work is ready (it fills a half's
+        all-reduce with the other half's GEMMs, as the paper overlaps communication); order edges keep the
+        attention parts in sequence on PIM."""
         halves = sub_batches(self.w.kv_lens, self.w.channels)
         full = nx.DiGraph()
-        parts: list[tuple] = []        # (pre-attention tails, post-attention heads, attention sources, sinks)
+        parts: list[tuple[list[str], list[str]]] = []      # (attention sources, attention sinks) in order
         for layer in range(min(2, self.w.layers)):
             for sb, requests in enumerate(halves):
                 g = self.layer(requests).graph
@@ -170,7 +172,6 @@ class Lowering:
                     prev = f"L{layer - 1}.sb{sb}/"
                     full.add_edges_from((prev + t, scope + h) for t in _sinks(g) for h in _sources(g))
                 att = {n for n, d in g.nodes(data=True) if d["op"].request is not None}
-                pre = {p for n in att for p in g.predecessors(n)} - att
                 post = {q for n in att for q in g.successors(n)} - att
                 later = post.union(*(nx.descendants(g, n) for n in post))
                 i, last = len(parts), 2 * min(2, self.w.layers) - 1
@@ -179,9 +180,8 @@ class Lowering:
                         else max(0, 2 * i - 1)
                 first = [scope + n for n in att if not set(g.predecessors(n)) & att]
                 final = [scope + n for n in att if not set(g.successors(n)) & att]
-                parts.append(([scope + n for n in pre], [scope + n for n in post], first, final))
-        for (_, heads, _, att_end), (tails, _, att_start, _) in zip(parts, parts[1:]):
-            full.add_edges_from((t, h) for t in tails for h in heads)          # QKV of the next part first
+                parts.append((first, final))
+        for (_, att_end), (att_start, _) in zip(parts, parts[1:]):
             full.add_edges_from((t, h) for t in att_end for h in att_start)    # attention parts in order
         return full
 
