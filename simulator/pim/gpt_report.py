@@ -12,10 +12,10 @@ request's KV cache spread over every channel) and non-linear ops on its ASIC.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from simulator.lowering.ops import DTYPE_BYTES
+from simulator.report.markdown import report_main
 from simulator.run import Run, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,11 +149,7 @@ fixed cost per DRAM row, so the speedup falls as the GPU's launch overhead is am
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "reports" / "pim_gpt.md")
-    args = p.parse_args(argv)
-    args.out.write_text(markdown(rows()))
-    print(f"wrote {args.out}")
+    report_main(argv, __doc__, ROOT / "reports" / "pim_gpt.md", lambda: markdown(rows()))
 
 
 if __name__ == "__main__":
