@@ -189,6 +189,28 @@ class NpuModel:
             return self.gemm(g * q, kv, hd, op.dtype, batch=kvh, op=op, label="attention_qk")
         return self.gemm(g * q, hd, kv, op.dtype, batch=kvh, op=op, label="attention_sv")
 
+    def stage(self, ops: list[Op], channels=None, start_cycle: float = 0.0) -> OpCost:
+        """The per-request Q.K^T (or S.V) GEMVs of a batch as one stream, as an NPU compiler schedules them: each
+        request computes as costed alone, the DMA streams every request's K or V back to back, and the fixed
+        latencies (DMA, pipeline fill) are paid once: cycles = max(sum of compute, DMA of all bytes) + the largest
+        fixed latency. (`channels` and `start_cycle` are the PIM stage's; an NPU has no use for them.)"""
+        costs = [self.cost(op) for op in ops]
+        compute = sum(c.detail["compute_cycles"] for c in costs)
+        dram = sum(c.detail["bytes"]["dram"] for c in costs)
+        fixed = max(c.detail["stall"]["idle_cycles"] for c in costs)
+        dma = self._dma_cycles(dram, 1)
+        cycles = max(compute, dma) + fixed
+        counts: dict[str, float] = {}
+        for c in costs:
+            for action, n in c.counts.items():
+                counts[action] = counts.get(action, 0.0) + n
+        detail = {"op": f"{ops[0].kind} x {len(ops)}", "mapping": f"stream[{costs[0].detail['mapping']}]",
+                  "cycles": cycles, "compute_cycles": compute, "dma_cycles": dma, "idle_cycles": fixed,
+                  "requests": len(ops), "bytes": {"dram": dram}}
+        return OpCost(time_s=cycles / self.clock, cycles=cycles, bound="memory" if dma > compute else "compute",
+                      flops=float(sum(op.flops for op in ops)), counts=counts, bytes={self.memory_name: dram},
+                      detail=detail)
+
     def attention_fused(self, op: Op) -> OpCost:
         """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile."""
         s, d = self.spec, op.dims
