@@ -20,12 +20,15 @@ memory's JEDEC table):
     GWRITE          >= last COMP + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
                     its next command on the cycle after; its source row (bank 0 of rank 0) stays open in its own
                     buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again
-    refresh         rank-staggered all-bank REF every tREFI / ranks: once PIM is between ops, the rank's open
-                    row buffers are precharged one per cycle (its PIM rows by one command in all-bank mode), REF
-                    after tRP, the rank activates again after tRFC.
+    refresh         rank-staggered all-bank REF every tREFI / ranks, once the op at the head of the PIM queue
+                    is held (or the program is done): the rank's open row buffers are precharged one per cycle
+                    (its PIM rows by one command in all-bank mode; the GWRITE row tRAS after its ACT, once its
+                    GWRITE is done), REF after tRP, the rank activates again after tRFC.
                     Guard: when an op reaches the head of the PIM queue (the cycle after the previous row's last
                     COMP, or after a GWRITE's busy time) and head + row_estimate (GWRITE: its time)
-                    reaches the next refresh, the op is held until the REF has issued.
+                    reaches the next refresh, the op is held until the REF has issued; an op that passes the
+                    guard runs to its end, a refresh falling due meanwhile waits for the next op's check
+                    (without the guard: the next op reaching the head at or after the refresh is held).
     normal reads    (`reads`: arrival, bank, row; 64 B each, per-bank FIFO): ACT >= PRE + tRP, ACT -> ACT tRC,
                     one tFAW slot, >= REF + tRFC, >= an all-bank G_ACT + tRRD_L; RD >= ACT + tRCD, tCCD_L in a
                     bank group, tCCD_S otherwise; PRE >= ACT + tRAS and RD + tRTP. Read data takes the data bus
@@ -39,7 +42,9 @@ memory's JEDEC table):
                              the bank group's next G_ACT waits for that PRE + tRP and for reads already arrived
 PIM rows get no tRAS in per-bank-group mode (as in the artifact's timing table and the transaction level): a
 G_ACT to PIM_PRE of an S.V row is 32 cycles on NeuPIMs, tRAS 34. A refresh precharge of a PIM row buffer counts
-as a PIM_PRE, so the counts of a PIM-only program equal mapping.counts. The loop is event-driven: each
+as a PIM_PRE (the next row skips the banks it finds closed), so the counts of a PIM-only program equal
+mapping.counts, unless refreshes close PIM rows after its last row (a program ending in GWRITEs): those
+precharges count in addition. The loop is event-driven: each
 iteration issues the command that is ready first and jumps the clock to it, so its cost is O(commands), not
 O(cycles).
 """
@@ -197,7 +202,7 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
     end = start
     pc = 0
     op = 0
-    started = 0
+    admitted = 0                             # the op at the head of the PIM queue passed the guard
     pim_min = start
     hold = 0
     held = 0
@@ -211,6 +216,8 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
     if nops > 0 and start + oest[0] * guard >= B:
         hold = 1
         held += 1
+    else:
+        admitted = 1
     steps = 0
     while True:
         while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks))):
@@ -223,8 +230,8 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
         sel = -1
         sub = 0
 
-        # ---- refresh: starts once PIM is between ops, from the boundary B on
-        if B < INF and (started == 0 or pc >= ncmd):
+        # ---- refresh: from the boundary B on, once the PIM op at the head is held (or the program is done)
+        if B < INF and (admitted == 0 or pc >= ncmd):
             s = ref_slot if ref_phase > 0 else 0
             while s <= 2 * bpr:
                 if s < 2 * bpr:
@@ -375,15 +382,14 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
             ref_rank = (ref_idx - 1) % ranks
             if hold != 0:
                 hold = 0
+                admitted = 1
                 pim_min = max(pim_min, now + 1)
         elif who == 3:
             gw_open = 1
             gw_act = now
             _faw_push(ring, one - 1, one, now)
             counts[7] += 1
-            started = 1
         elif who == 2:
-            started = 1
             typ = ctype[sel]
             last = False
             h = now
@@ -435,12 +441,14 @@ def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_i
             issued[sel] = 1
             if last:
                 op += 1
-                started = 0
+                admitted = 0
                 if op < nops:
                     pim_min = h
                     if h + oest[op] * guard >= B:
                         hold = 1
                         held += 1
+                    else:
+                        admitted = 1
         else:
             b = sel
             r = b // bpr

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from simulator.memory.spec import MemorySpec
 from simulator.pim.spec import PimSpec
@@ -47,7 +48,8 @@ COMMANDS = ("GWRITE", "P_HEADER", "G_ACT", "COMP", "READRES", "COMPS_READRES", "
 
 @dataclass(frozen=True)
 class PimTiming:
-    """Everything the PIM timeline needs, in memory controller cycles (tCK)."""
+    """Everything the PIM timeline needs, in memory controller cycles (tCK); derived values cached per instance
+    (the transaction level reads them once per refresh step)."""
 
     tck: float
     channels: int
@@ -78,16 +80,16 @@ class PimTiming:
     row_commands: str = "per-bank-group"   # PimSpec.row_commands
     row_release: str = "issue"             # PimSpec.row_release
 
-    @property
+    @cached_property
     def banks_per_rank(self) -> int:
         return self.banks // self.ranks
 
-    @property
+    @cached_property
     def comp_spacing(self) -> int:
         """COMP -> COMP: one column burst per bank, or the processing unit's own pace if it is slower."""
         return max(self.burst, self.ccd_s, self.pu_ticks)
 
-    @property
+    @cached_property
     def readres_spacing(self) -> int:
         return max(self.burst, self.ccd_l)
 
@@ -97,45 +99,45 @@ class PimTiming:
 
         return self.comp_spacing * (np.maximum(n, self.fill) + 1)
 
-    @property
+    @cached_property
     def all_bank(self) -> bool:
         return self.row_commands == "all-bank"
 
-    @property
+    @cached_property
     def banks_per_group(self) -> int:
         return self.banks // (self.ranks * self.bank_groups)
 
-    @property
+    @cached_property
     def rank_precharges(self) -> int:
         """PIM precharge commands that close one rank's PIM rows: one per bank, or one all-bank command."""
         return 1 if self.all_bank else self.banks_per_rank
 
-    @property
+    @cached_property
     def precharges(self) -> int:
         """PIM precharge commands of a row switch."""
         return self.ranks * self.rank_precharges
 
-    @property
+    @cached_property
     def activates(self) -> int:
         """G_ACT commands of a row switch: one per bank group and rank, or one all-bank activate."""
         return self.ranks * (1 if self.all_bank else self.bank_groups)
 
-    @property
+    @cached_property
     def pre_banks(self) -> int:
         """Banks one PIM precharge closes."""
         return self.banks_per_rank // self.rank_precharges
 
-    @property
+    @cached_property
     def act_banks(self) -> int:
         """Banks one G_ACT opens."""
         return self.banks_per_rank if self.all_bank else self.banks_per_group
 
-    @property
+    @cached_property
     def act_chain(self) -> int:
         """A rank's first G_ACT of a row switch -> its first COMP: the tFAW-spaced G_ACTs, then act_to_comp."""
         return (0 if self.all_bank else (self.bank_groups - 1) * self.faw) + self.act_to_comp
 
-    @property
+    @cached_property
     def act_after_row(self) -> int:
         """A rank's last G_ACT -> a single-bank ACT: tFAW (the G_ACT filled the window), or tRRD_L after an
         all-bank activate."""
@@ -149,21 +151,21 @@ class PimTiming:
         always after an all-bank precharge), then act_to_comp."""
         return self._first_act + self.rank_lag + self.act_chain
 
-    @property
-    def _closing(self) -> int:
+    @cached_property
+    def group_closing(self) -> int:
         """Cycle of the precharge that closes a rank's first G_ACT's banks, from the rank's first precharge."""
         return 0 if self.all_bank else self.banks_per_group - 1
 
-    @property
+    @cached_property
     def _first_act(self) -> int:
         """Rank 0's first G_ACT of a row switch, counted from its first precharge."""
-        return max(self.precharges + 1, self._closing + self.rp)
+        return max(self.precharges + 1, self.group_closing + self.rp)
 
-    @property
+    @cached_property
     def rank_lag(self) -> int:
         """Cycles the last rank's G_ACTs trail rank 0's in a row switch (one per rank, or tRP after the
         precharge that closes its first G_ACT's banks)."""
-        lag = (self.ranks - 1) * self.rank_precharges + self._closing + self.rp - self._first_act
+        lag = (self.ranks - 1) * self.rank_precharges + self.group_closing + self.rp - self._first_act
         return max(self.ranks - 1, lag)
 
     def drain(self, n):
@@ -173,23 +175,23 @@ class PimTiming:
 
         return self.comp_spacing * (np.maximum(n, 1) - 1) * int(self.row_release == "last-comp")
 
-    def release(self, drain, tail):
+    def release(self, drain: float, tail: float) -> float:
         """A row's last COMPS_READRES issue -> its first PIM precharge: tRTP after the drain, and (all-bank)
         tRAS after the activate, which was act_to_comp + `tail` cycles before that issue."""
+        return max(drain + self.rtp, self.ras - self.act_to_comp - tail if self.all_bank else 0)
+
+    def switch_bounds(self, drain, tail):
+        """A row's last COMPS_READRES issue -> the next row's first COMP, as the row switch bounds it: (tRTP after
+        the drain, then open_row; tRAS (all-bank) before the precharge and tRC between the two rows' G_ACTs, for
+        G_ACTs act_to_comp + `tail` before that issue: less by as many cycles as they ran earlier)."""
         import numpy as np
 
-        ras = self.ras - self.act_to_comp - tail if self.all_bank else 0
-        return np.maximum(drain + self.rtp, ras)
+        tied = self.rc - tail
+        if self.all_bank:
+            tied = np.maximum(tied, self.ras - self.act_to_comp - tail + self.open_row())
+        return drain + self.rtp + self.open_row(), tied
 
-    def row_after_row(self, prev_cc, prev_drain, prev_tail):
-        """A row's last COMPS_READRES issue -> the next row's first: the previous COMPS_READRES's own span,
-        the row switch, and tRC between the two rows' G_ACTs of a bank."""
-        import numpy as np
-
-        return np.maximum(np.maximum(prev_cc, self.release(prev_drain, prev_tail) + self.open_row()),
-                          self.rc - prev_tail)
-
-    @property
+    @cached_property
     def refresh_interval(self) -> int:
         """Rank-staggered all-bank refresh: one rank every tREFI / ranks."""
         return max(1, self.refi // self.ranks)
