@@ -21,6 +21,15 @@ from simulator.memory import traffic
 
 
 @dataclass
+class Activity:
+    """Seconds each memory's ranks have normal rows open (other units stream on it) and, for memories with a
+    dual-row-buffer PIM unit, PIM rows open (the PIM unit works): they set the background energy."""
+
+    normal: dict[str, float]
+    pim: dict[str, float]
+
+
+@dataclass
 class Stats:
     result: Result
 
@@ -50,31 +59,43 @@ class Stats:
         streamed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         units = self.result.schedule.system.units
         spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        traffic_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        pim_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         for p, ev in self.result.timeline():
             spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
             by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
-            pim = getattr(units.get(ev.unit), "type", None) == "pim"
+            spec = units.get(ev.unit)
+            pim = getattr(spec, "type", None) == "pim"
+            if pim and spec.row_buffer == "dual":
+                pim_spans[(id(p), spec.memory)].append((ev.start_ps, ev.end_ps))
             for mem, b in ev.cost.bytes.items():
                 moved[mem] += b
                 if not pim:
+                    traffic_spans[(id(p), mem)].append((ev.start_ps, ev.end_ps))
                     read = ev.op.read_fraction * b
                     streamed[mem][0] += read
                     streamed[mem][1] += b - read
         for (_, unit), intervals in spans.items():
             busy[unit] += to_s(union(intervals))      # a unit is busy while any of its engines is
+        active = Activity(defaultdict(float), {u.memory: 0.0 for u in units.values()
+                                                if u.type == "pim" and u.row_buffer == "dual"})
+        for (_, mem), intervals in traffic_spans.items():
+            active.normal[mem] += to_s(union(intervals))
+        for (_, mem), intervals in pim_spans.items():
+            active.pim[mem] += to_s(union(intervals))
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for p in self.result.placements:
             for unit, actions in p.run.counts.items():
                 for action, n in actions.items():
                     counts[unit][action] += n
-        return busy, by_class, moved, streamed, counts
+        return busy, by_class, moved, streamed, active, counts
 
     def summary(self) -> dict:
         res = self.result
         sched = res.schedule
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
-        busy, by_class, moved, streamed, counts = self._totals()
+        busy, by_class, moved, streamed, active, counts = self._totals()
         utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
@@ -89,7 +110,7 @@ class Stats:
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
         dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
                 for name, mem in system.memories.items()}
-        energy = self.energy(latency, moved, streamed, dram, counts)
+        energy = self.energy(latency, moved, streamed, active, dram, counts)
         domains = [ClockDomain(u, s.clock) for u, s in system.units.items()]
         domains += [ClockDomain(n, 1 / m.tck) for n, m in system.memories.items()]
         cycles = {d.name: d.cycles(res.latency_ps) for d in domains}
@@ -215,7 +236,7 @@ class Stats:
         return {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
                 "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
 
-    def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]],
+    def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]], active: Activity,
                dram: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict:
         system = self.result.schedule.system
         by: dict[str, float] = {}
@@ -231,7 +252,8 @@ class Stats:
             by[unit] = dyn + spec.static_power * latency
         for name, mem in system.memories.items():
             if mem.timing is not None:
-                by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency)
+                by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency,
+                                          active.normal.get(name, 0.0), active.pim.get(name))
             else:
                 by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
         if system.link is not None:

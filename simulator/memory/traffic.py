@@ -7,8 +7,10 @@ Units stream their operands by DMA in long contiguous bursts, so per memory (all
           memory has a timing table: 1 / 16 on 1 KB rows of 64 B; else tx_bytes / row_bytes)
     REF = channels x refresh units x run time / tREFI   (all-bank: a unit is a rank; per-bank: a bank, tREFIpb)
     E   = ACT E_ACT + RD E_RD + WR E_WR + REF E_REF + bits x io_per_bit + background
-    background = channels x ranks x cycles x the open-bank standby energy per rank-cycle (IDD3N: the banks
-                 stream or compute through a step; DRAMsim3 sums it per rank, as simulator.memory.dram does)
+    background = channels x ranks x (active cycles x open-bank standby (IDD3N) + the other cycles x precharged
+                 standby (IDD2N)), active = while other units stream on the memory; a dual-row-buffer PIM memory
+                 adds the same for its PIM row buffers, active while the PIM unit works (DRAMsim3 sums standby
+                 per rank, as simulator.memory.dram does; the NeuPIMs artifact adds the PIM term alike)
 
 with the per-command energies of simulator.memory.dram.energy (IDD method or the memory's explicit values).
 PIM commands (GWRITE, COMP, ...) are counted and costed by the PIM unit, not here.
@@ -53,15 +55,21 @@ def commands(memory: MemorySpec, read_bytes: float, write_bytes: float, seconds:
             "REF": float(refreshes(memory, seconds))}
 
 
-def background(memory: MemorySpec, seconds: float) -> float:
-    """Standby joules of every rank of every (pseudo-)channel over `seconds`, banks open."""
+def background(memory: MemorySpec, seconds: float, active: float | None = None) -> float:
+    """Standby joules of every rank of every (pseudo-)channel over `seconds`, rows open for `active` of them
+    (default: all)."""
     org = memory.organisation
-    per_rank = memory.energy.background_per_rank or command_energy(memory).background_open
-    return per_rank * org.channels * org.pseudo_channels * org.ranks * seconds / memory.tck
-
-
-def energy(memory: MemorySpec, counts: dict[str, float], bits: float, seconds: float) -> float:
-    """Joules of the commands, the I/O bits and the background over `seconds`."""
     ce = command_energy(memory)
+    active = seconds if active is None else min(active, seconds)
+    per_rank_s = (ce.background_open * active + ce.background_idle * (seconds - active)) / memory.tck
+    return per_rank_s * org.channels * org.pseudo_channels * org.ranks
+
+
+def energy(memory: MemorySpec, counts: dict[str, float], bits: float, seconds: float, active: float | None = None,
+           pim_active: float | None = None) -> float:
+    """Joules of the commands, the I/O bits and the background over `seconds` (normal rows open for `active`,
+    PIM row buffers, if any, open for `pim_active`)."""
+    ce = command_energy(memory)
+    pim = background(memory, seconds, pim_active) if pim_active is not None else 0.0
     return (counts.get("ACT", 0.0) * ce.act + counts.get("RD", 0.0) * ce.read + counts.get("WR", 0.0) * ce.write
-            + counts.get("REF", 0.0) * ce.refresh + bits * ce.io_per_bit + background(memory, seconds))
+            + counts.get("REF", 0.0) * ce.refresh + bits * ce.io_per_bit + background(memory, seconds, active) + pim)
