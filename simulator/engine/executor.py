@@ -134,8 +134,7 @@ class Executor:
             stream = dram_stream_bandwidth(mem)     # a PIM memory has a timing table
             shares: list[tuple[OpEvent, float]] = []
             for p in pim:
-                reads = sum(ev.op.read_fraction * ev.cost.bytes[mem_name] / org.tx_bytes * _overlap(ev, p)
-                            / (ev.end_ps - ev.start_ps) for ev in others)
+                reads = reads_during(others, [(p.start_ps, p.end_ps)], mem_name, org.tx_bytes)
                 if reads:
                     factor, share = model.contention.at(reads / ((p.end_ps - p.start_ps) * 1e-12 / mem.tck) / channels)
                     out[p.name] = factor
@@ -227,42 +226,55 @@ class Executor:
     def run(self) -> Result:
         t0 = time.perf_counter()
         graph = self.schedule.graph
-        stages = graph.stages or [graph.layers]
         placements: list[Placement] = []
         now = 0
         pro = self.run_block("prologue", graph.prologue)
         placements.append(Placement("prologue", 0, 0, now, pro))
         now += pro.duration_ps
+        layers = (self._interleaved_layers(now) if graph.interleaved is not None
+                  else self._layers(now, graph.stages or [graph.layers]))
+        placements += layers
+        now = layers[-1].start_ps + layers[-1].run.duration_ps
+        epi = self.run_block("epilogue", graph.epilogue)
+        placements.append(Placement("epilogue", 0, layers[-1].device, now, epi))
+        now += epi.duration_ps
+        return Result(self.schedule, self.level, placements, now, time.perf_counter() - t0, self.models)
+
+    def _layers(self, now: int, stages: list[int]) -> list[Placement]:
+        """The layers stage by stage from `now` (one simulated layer reused unless memoise is off), with the
+        pipeline handoffs between stages."""
+        graph = self.schedule.graph
+        out: list[Placement] = []
         layer_run: BlockRun | None = None
         index = 0
-        if graph.interleaved is not None:
-            stages = []
-            pair = self.run_block("layer", graph.interleaved)
-            placements.append(Placement("layer", 0, 0, now, pair))
-            now += pair.duration_ps
-            steady = steady_layer(pair) if graph.layers > 2 else None
-            for index in range(2, graph.layers):
-                placements.append(Placement("layer", index, 0, now, steady))
-                now += steady.duration_ps
-            if self.progress:
-                self.progress(graph.layers, graph.layers)
         for device, count in enumerate(stages):
             for _ in range(count):
                 if layer_run is None or not self.memoise:
                     layer_run = self.run_block("layer", graph.layer)
-                placements.append(Placement("layer", index, device, now, layer_run))
+                out.append(Placement("layer", index, device, now, layer_run))
                 now += layer_run.duration_ps
                 index += 1
                 if self.progress:
                     self.progress(index, graph.layers)
             if device < len(stages) - 1 and graph.handoff is not None:
                 hand = self._handoff(graph.handoff)
-                placements.append(Placement("handoff", device, device, now, hand))
+                out.append(Placement("handoff", device, device, now, hand))
                 now += hand.duration_ps
-        epi = self.run_block("epilogue", graph.epilogue)
-        placements.append(Placement("epilogue", 0, len(stages) - 1, now, epi))
-        now += epi.duration_ps
-        return Result(self.schedule, self.level, placements, now, time.perf_counter() - t0, self.models)
+        return out
+
+    def _interleaved_layers(self, now: int) -> list[Placement]:
+        """Sub-batch interleaving: the two-layer block from `now`, then the steady state once per further layer."""
+        graph = self.schedule.graph
+        pair = self.run_block("layer", graph.interleaved)
+        out = [Placement("layer", 0, 0, now, pair)]
+        now += pair.duration_ps
+        steady = steady_layer(pair) if graph.layers > 2 else None
+        for index in range(2, graph.layers):
+            out.append(Placement("layer", index, 0, now, steady))
+            now += steady.duration_ps
+        if self.progress:
+            self.progress(graph.layers, graph.layers)
+        return out
 
     def _handoff(self, op: Op) -> BlockRun:
         cost = self.cost(op, "link")
@@ -295,6 +307,20 @@ def steady_layer(pair: BlockRun) -> BlockRun:
               for ev in pair.events if t0 <= ev.start_ps < t1]
     counts = {u: {a: n / 2 for a, n in c.items()} for u, c in pair.counts.items()}
     return BlockRun("layer", t1 - t0, events, counts)
+
+
+def reads_during(events: list[OpEvent], spans: list[tuple[int, int]], memory: str, tx_bytes: int) -> float:
+    """Read requests (`tx_bytes` each) the events issue on `memory` inside `spans`: each op's reads pro rata to
+    the share of its run that falls inside them."""
+    total = 0.0
+    for ev in events:
+        nbytes = ev.cost.bytes.get(memory, 0.0)
+        if not nbytes or ev.end_ps <= ev.start_ps:
+            continue
+        inside = union([(max(s0, ev.start_ps), min(s1, ev.end_ps)) for s0, s1 in spans
+                        if s1 > ev.start_ps and s0 < ev.end_ps])
+        total += ev.op.read_fraction * nbytes / tx_bytes * inside / (ev.end_ps - ev.start_ps)
+    return total
 
 
 def _overlap(a: OpEvent, b: OpEvent) -> int:

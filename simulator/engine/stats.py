@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.engine.executor import Result, is_attention, post_attention_start, scope_of, union
+from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
+                                       union)
 from simulator.engine.time import ClockDomain, to_s
 from simulator.memory import traffic
 
@@ -183,14 +184,8 @@ class Stats:
                     occ = np.asarray(ev.cost.detail.get("channel_occupancy", []), dtype=float)
                     if occ.size:
                         channels = occ if channels is None else channels + occ
-                for ev in p.run.events:
-                    b = ev.cost.bytes.get(spec.memory, 0.0)
-                    if ev.unit == unit or not b or ev.end_ps <= ev.start_ps:
-                        continue
-                    inside = union([(max(s0, ev.start_ps), min(s1, ev.end_ps)) for s0, s1 in spans
-                                     if s1 > ev.start_ps and s0 < ev.end_ps])
-                    reads = ev.op.read_fraction * b / mem.organisation.tx_bytes
-                    overlapped += reads * inside / (ev.end_ps - ev.start_ps)
+                others = [ev for ev in p.run.events if ev.unit != unit]
+                overlapped += reads_during(others, spans, spec.memory, mem.organisation.tx_bytes)
             out[unit] = {"busy_cycles": busy_ps * 1e-12 / mem.tck,
                          "channel_busy_cycles": [] if channels is None else channels.tolist(),
                          "normal_reads_during_pim": overlapped}
@@ -207,7 +202,7 @@ class Stats:
         att = [ev for ev in run.events if is_attention(ev.op)]
         if not att:
             return {}
-        if run.events[0].name.startswith("L") and "/" in run.events[0].name:
+        if scope_of(run.events[0].name):
             scopes = sorted({scope_of(ev.name) for ev in run.events})
             first = min(ev.start_ps for ev in att if ev.name.startswith(scopes[0]))
             cuts = [0, first] + [post_attention_start(run, sc) for sc in scopes] + [run.duration_ps]

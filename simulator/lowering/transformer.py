@@ -174,10 +174,8 @@ class Lowering:
                 att = {n for n, d in g.nodes(data=True) if d["op"].request is not None}
                 post = {q for n in att for q in g.successors(n)} - att
                 later = post.union(*(nx.descendants(g, n) for n in post))
-                i, last = len(parts), 2 * min(2, self.w.layers) - 1
                 for n in g.nodes:
-                    full.nodes[scope + n]["priority"] = (2 * i + (2 if i < last else 1)) if n in later \
-                        else max(0, 2 * i - 1)
+                    full.nodes[scope + n]["priority"] = _npu_order(len(parts), 2 * min(2, self.w.layers), n in later)
                 first = [scope + n for n in att if not set(g.predecessors(n)) & att]
                 final = [scope + n for n in att if not set(g.successors(n)) & att]
                 parts.append((first, final))
@@ -208,6 +206,14 @@ def sub_batches(kv_lens: np.ndarray, channels: np.ndarray | None) -> list[np.nda
         idx = np.flatnonzero(ch == c)
         first[idx[: (len(idx) + 1) // 2]] = True
     return [np.flatnonzero(first), np.flatnonzero(~first)]
+
+
+def _npu_order(part: int, parts: int, post: bool) -> int:
+    """Position of a part in the artifact's NPU order pre(0) pre(1) post(0) pre(2) post(1) ... post(n-1): pre(i)
+    at max(0, 2i - 1), post(i) right after pre(i + 1), the last post last."""
+    if not post:
+        return max(0, 2 * part - 1)
+    return 2 * part + 2 if part < parts - 1 else 2 * part + 1
 
 
 def _sources(g: nx.DiGraph) -> list[str]:
