@@ -2,8 +2,8 @@
 
 Each op is one SimPy process: it waits for its producers, queues for its unit's engine (a resource that runs one
 op at a time; a unit has one engine unless its model's `engine(op)` names several, as an NPU's vector units beside
-its systolic arrays), holds it for the duration its unit model gives, and records an event. Ops on different units overlap
-when the graph allows. Identical layers are simulated once and their timeline reused (memoisation), and
+its systolic arrays), holds it for the duration its unit model gives, and records an event. Ops on different units
+overlap when the graph allows. Identical layers are simulated once and their timeline reused (memoisation), and
 identical (op, unit) work is costed once; `memoise=False` re-simulates every layer and re-costs every op.
 With sub-batch interleaving the first two layers are simulated together (their sub-batches overlap across the
 layer boundary) and every further layer repeats the steady state between them: A + B + (C + D)(N - 1) + E + F,
