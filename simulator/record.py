@@ -36,13 +36,10 @@ def workload_config(workload, memoise: bool | None = None) -> dict[str, Any]:
 
 
 def version() -> str:
-    """The installed package's version (its metadata), or the source tree's when not installed."""
-    from importlib import metadata
+    """The package's version, from its installed metadata (`simulator.__version__`)."""
+    import simulator
 
-    try:
-        return metadata.version("xpusim")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+    return simulator.__version__
 
 
 def commit() -> str | None:
