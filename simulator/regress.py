@@ -170,9 +170,10 @@ def table(results: list[dict]) -> str:
     right = {2, 3, 4, 5}
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
-    return "\n".join([line(HEAD), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]]).rstrip()
+    return "\n".join([line(HEAD), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
 
 
 def markdown_table(results: list[dict]) -> str:
