@@ -88,7 +88,7 @@ def _input(ref: str, folder: Path, kind: str, paths: list[str]) -> Path:
     local = given if given.is_absolute() else folder / given
     if local.exists():
         return local
-    return find(ref, kinds=(kind,), paths=tuple([str(folder), *paths]))
+    return find(ref, kinds=(kind,), paths=tuple(paths))
 
 
 def evaluate(rows: list[dict], folder: Path, paths: list[str] = ()) -> list[dict]:

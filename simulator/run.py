@@ -64,11 +64,11 @@ class Run:
         """The summary as one flat row (dotted keys such as `energy_j.total`), for a DataFrame of many runs."""
         return pd.Series(flatten({k: v for k, v in self.summary.items() if k != "config"}))
 
-    def save(self, out: str | Path, argv: list[str] | None = None) -> Path:
-        """Write the run's record to the folder `out` (see simulator.report.outputs.write_run); returns it."""
+    def save(self, out: str | Path, argv: list[str] | None = None, plot_format: str = "png") -> Path:
+        """Write the run's record to the folder `out`, as `simulate run --out` does; returns the folder."""
         from simulator.report.outputs import write_run
 
-        write_run(self, Path(out), argv=argv)
+        write_run(self, Path(out), argv=argv, plot_format=plot_format)
         return Path(out)
 
 

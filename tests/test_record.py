@@ -100,3 +100,19 @@ def test_counts_are_integers():
     assert all(isinstance(c, int) for c in s["cycles"].values())
     assert all(isinstance(v["cycles"], int) for k, v in s["stages"].items() if isinstance(v, dict) and "cycles" in v)
     assert all(isinstance(p["busy_cycles"], int) for p in s["pim"].values())
+
+
+def test_a_trace_outside_the_workload_folder_is_copied_in(tmp_path):
+    from simulator.cli import ROOT
+
+    trace = tmp_path / "elsewhere" / "mine.csv"
+    trace.parent.mkdir()
+    trace.write_text((ROOT / "workloads/traces/share-gpt2-bs512-ms7B-tp4-clb-0.csv").read_text())
+    run = simulate("neupims", "gpt3-7b-decode", SMALL + [f"workload.trace={trace}"])
+    run.save(tmp_path / "rec", plot_format="svg")
+    rec = tmp_path / "rec"
+    assert read_yaml(rec / "workload.yaml")["trace"] == "traces/mine.csv" and (rec / "traces/mine.csv").is_file()
+    assert (rec / "roofline.svg").read_text().lstrip().startswith("<?xml")
+    first = json.loads((rec / "summary.json").read_text())
+    again = simulate(rec / "hw.yaml", rec / "workload.yaml").summary
+    assert same_summary(first, again) == {}

@@ -49,12 +49,13 @@ def write_run(run, out: Path, argv: list[str] | None = None, plot_format: str = 
     from simulator.record import provenance
 
     def fill(tmp: Path) -> None:
-        summary = {**run.summary, "provenance": provenance(run.wall_s, argv)}
+        config = {"hw": run.summary["config"]["hw"], "workload": _carry_files(run, tmp)}
+        summary = {**run.summary, "config": config, "provenance": provenance(run.wall_s, argv)}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
         run.ops.to_csv(tmp / "ops.csv", index=False)
         (tmp / "trace.json").write_text(json.dumps(chrome_trace(run.result)))
-        (tmp / "hw.yaml").write_text(yaml.safe_dump(run.summary["config"]["hw"], sort_keys=False))
-        (tmp / "workload.yaml").write_text(yaml.safe_dump(_carry_files(run, tmp), sort_keys=False))
+        (tmp / "hw.yaml").write_text(yaml.safe_dump(config["hw"], sort_keys=False))
+        (tmp / "workload.yaml").write_text(yaml.safe_dump(config["workload"], sort_keys=False))
         title = plots.title(run)
         plots.time_by_op(run.ops, tmp / f"time_by_op.{plot_format}", title, latency_s=run.summary["latency_s"])
         plots.roofline(run.ops, unit_roofs(run.system), tmp / f"roofline.{plot_format}", title)
