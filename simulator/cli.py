@@ -19,12 +19,13 @@ ROOT = data_root()  # the checkout, or the installed package's data: hwconfigs/,
 HW_DIR, WL_DIR = ROOT / "hwconfigs", ROOT / "workloads"
 
 
-def resolve(ref: str, folder: Path, paths: Sequence[str] = ()) -> Path:
+def resolve(ref: str, folder: Path, paths: Sequence[str] = (), kinds: tuple[str, ...] = ()) -> Path:
     """A path as given, or a file named by its stem: user folders (`--path`, XPUSIM_PATH) first, then the shipped
-    ones; systems before parts (`h200` -> hwconfigs/h200.yaml). `folder` WL_DIR asks for a workload."""
+    ones; systems before parts (`h200` -> hwconfigs/h200.yaml). `folder` WL_DIR asks for a workload; `kinds`
+    keeps only files of those kinds."""
     from simulator.catalogue import find
 
-    return find(ref, kinds=("workload",) if folder == WL_DIR else (), paths=tuple(paths))
+    return find(ref, kinds=("workload",) if folder == WL_DIR else kinds, paths=tuple(paths))
 
 
 def _json(obj: dict) -> str:
@@ -52,8 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         def progress(i: int, n: int) -> None:
             print(f"\r  simulating layer {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
 
-    run = simulate(resolve(args.hw, HW_DIR, args.path), resolve(args.workload, WL_DIR, args.path), args.set,
-                   level=args.level, memoise=False if args.no_memoise else None, progress=progress)
+    hw, workload = resolve(args.hw, HW_DIR, args.path, ("system",)), resolve(args.workload, WL_DIR, args.path)
+    run = simulate(hw, workload, args.set, level=args.level, memoise=False if args.no_memoise else None,
+                   progress=progress)
     if args.out:
         write_run(run, Path(args.out), argv=["simulate", *sys.argv[1:]], plot_format=args.plot_format)
     if args.json:

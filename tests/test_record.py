@@ -25,7 +25,8 @@ def same_summary(a: dict, b: dict) -> dict:
 def test_a_record_reruns_to_the_same_summary(cli, tmp_path):
     out = tmp_path / "rec"
     code, _, err = cli("run", "neupims", "gpt3-7b-decode", *[x for s in SMALL for x in ("--set", s)],
-                       "--set", "hw.devices=2", "--set", "workload.tp=2", "--level", "command", "--no-memoise", "--out", out)
+                       "--set", "hw.devices=2", "--set", "workload.tp=2", "--level", "command", "--no-memoise",
+                       "--out", out)
     assert code == 0, err
     first = json.loads((out / "summary.json").read_text())
     trace = read_yaml(out / "workload.yaml")["trace"]

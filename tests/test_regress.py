@@ -29,7 +29,8 @@ def test_update_bootstraps_empty_values_and_the_next_run_passes(cli, baseline, t
     assert code == 0 and "3 were empty" in out
     rows = list(csv.DictReader(baseline.open()))
     assert all(float(r["value"]) > 0 for r in rows) and rows[2]["abs_tol"] == "1e-9"
-    code, out, _ = cli("regress", "--baseline", baseline, "--junit", tmp_path / "r.xml", "--markdown", tmp_path / "r.md")
+    code, out, _ = cli("regress", "--baseline", baseline, "--junit", tmp_path / "r.xml",
+                       "--markdown", tmp_path / "r.md")
     assert code == 0 and "3 passed, 0 failed" in out
     suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
     assert suite.get("tests") == "3" and suite.get("failures") == "0"

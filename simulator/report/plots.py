@@ -29,7 +29,8 @@ class Roof:
 
     @property
     def label(self) -> str:
-        return f"{self.unit} {self.engine} ({self.flops / 1e12:.3g} TFLOP/s, {self.feed} {self.bandwidth / 1e9:.4g} GB/s)"
+        peak, feed = f"{self.flops / 1e12:.3g} TFLOP/s", f"{self.feed} {self.bandwidth / 1e9:.4g} GB/s"
+        return f"{self.unit} {self.engine} ({peak}, {feed})"
 
 
 def title(run) -> str:
