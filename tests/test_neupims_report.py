@@ -5,19 +5,19 @@ PIM, so the blocked and dual row buffers give the same time; utilisations are fr
 
 import pytest
 
-from simulator.pim import neupims_report
+from simulator.studies import neupims
 
 CASE = (("gpt3-7b", 128),)
 
 
 @pytest.fixture(scope="module")
 def table():
-    return neupims_report.rows(CASE, sets=("workload.layers=2",), links=("modelled",))
+    return neupims.rows(CASE, sets=("workload.layers=2",), links=("modelled",))
 
 
 def test_rows_complete(table):
     assert [(r["model"], r["batch"], r["link"]) for r in table] == [("gpt3-7b", 128, "modelled")]
-    for name in neupims_report.SYSTEMS:
+    for name in neupims.SYSTEMS:
         fig = table[0][name]
         assert fig["tok_s"] > 0 and fig["mj"] > fig["dram_mj"] > 0
         assert 0 <= fig["gemm_util"] <= fig["compute_util"] <= 1 and 0 <= fig["pim_util"] <= 1
@@ -44,8 +44,8 @@ def test_units_present(table):
 
 
 def test_markdown_written(table, tmp_path):
-    text = neupims_report.markdown(table)
-    for label in neupims_report.LABELS.values():
+    text = neupims.markdown(table)
+    for label in neupims.LABELS.values():
         assert label in text
     out = tmp_path / "neupims.md"
     out.write_text(text)

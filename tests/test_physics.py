@@ -152,7 +152,8 @@ def test_neupims_stages_and_commands_in_summary():
         assert st[name]["cycles"] > 0
         assert 0 <= st[name]["bandwidth_utilisation"]["hbm"] <= 1
     assert st["B"]["pim_cycles"] > 0 and st["A"]["pim_cycles"] == 0
-    # the stages tile the layer: their cycles plus exposed communication equal the layer time (1 GHz NPU)
+    # the stages tile the layer: their cycles plus exposed communication equal the layer time (1 GHz NPU), to the
+    # rounding of each of the six whole-cycle counts
     total = sum(st[n]["cycles"] + st[n]["communication_cycles"] for n in "ABE")
-    assert total == pytest.approx(st["layer_s"] * 1e9, rel=1e-9)
+    assert total == pytest.approx(st["layer_s"] * 1e9, abs=3)
     assert isinstance(r.summary["commands"], dict)

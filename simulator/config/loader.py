@@ -51,7 +51,13 @@ def read_yaml(path: Path) -> Any:
 def load(path: str | Path, overrides: dict[str, Any] | None = None, *, kinds: tuple[str, ...] = ()) -> Document:
     """Load `path`, resolve includes, check the header, apply overrides (dotted key -> value)."""
     path = Path(path)
-    raw = read_yaml(path)
+    return load_data(read_yaml(path), path, overrides, kinds=kinds)
+
+
+def load_data(raw: Any, path: str | Path, overrides: dict[str, Any] | None = None, *,
+              kinds: tuple[str, ...] = ()) -> Document:
+    """As `load`, for data already in memory; `path` names it in errors and anchors its relative includes."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of keys at the top level", file=str(path))
     includes: list[Path] = []

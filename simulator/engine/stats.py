@@ -102,11 +102,11 @@ class Stats:
         for name, mem in system.memories.items():
             b = moved.get(name, 0.0)
             gbps = b / latency / 1e9 if latency else 0.0
-            bandwidth[name] = {"bytes": b, "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
+            bandwidth[name] = {"bytes": round(b), "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
                                "utilisation": gbps * 1e9 / mem.peak_bandwidth}
         if system.link is not None:
             b = moved.get("link", 0.0)
-            bandwidth["link"] = {"bytes": b, "gbps": b / latency / 1e9 if latency else 0.0,
+            bandwidth["link"] = {"bytes": round(b), "gbps": b / latency / 1e9 if latency else 0.0,
                                  "peak_gbps": system.link.bandwidth / 1e9,
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
         dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
@@ -142,7 +142,7 @@ class Stats:
         return {
             "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
             "level": res.level, "latency_s": latency,
-            "cycles": cycles,
+            "cycles": {d: round(c) for d, c in cycles.items()},
             "throughput_tokens_per_s": tokens / latency if latency else 0.0,
             "tokens": {"generated": tokens, "processed": wl.new_tokens, "batch": wl.batch},
             "energy_j": energy,
@@ -150,7 +150,7 @@ class Stats:
             "bandwidth": bandwidth,
             "utilisation": utilisation,
             "stages": stages,
-            "commands": dict(commands),
+            "commands": {c: round(n) for c, n in commands.items()},   # counts are whole numbers
             "pim": self.pim_activity(),
             "params": wl.model.params,
             "active_params": wl.model.active_params,
@@ -186,9 +186,9 @@ class Stats:
                         channels = occ if channels is None else channels + occ
                 others = [ev for ev in p.run.events if ev.unit != unit]
                 overlapped += reads_during(others, spans, spec.memory, mem.organisation.tx_bytes)
-            out[unit] = {"busy_cycles": busy_ps * 1e-12 / mem.tck,
-                         "channel_busy_cycles": [] if channels is None else channels.tolist(),
-                         "normal_reads_during_pim": overlapped}
+            out[unit] = {"busy_cycles": round(busy_ps * 1e-12 / mem.tck),
+                         "channel_busy_cycles": [] if channels is None else np.rint(channels).astype(int).tolist(),
+                         "normal_reads_during_pim": round(overlapped)}
         return out
 
     def layer_phases(self, run) -> dict:
@@ -228,8 +228,8 @@ class Stats:
             moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
             span = hi - lo - exposed
             util[mem] = moved / (to_s(span) * spec.peak_bandwidth) if span > 0 else 0.0
-        return {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
-                "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
+        return {"cycles": round(clock.cycles(hi - lo - exposed)), "pim_cycles": round(clock.cycles(pim)),
+                "communication_cycles": round(clock.cycles(exposed)), "bandwidth_utilisation": util}
 
     def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]], active: Activity,
                dram: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict:
