@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, memtrace, noc, list, show, regress (see README.md).
+"""The `simulate` command: run, op, map, memtrace, noc, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -65,6 +65,15 @@ def cmd_op(args: argparse.Namespace) -> int:
 
 def _text_op(r: dict) -> str:
     return "\n".join(f"{k:18s} {v}" for k, v in r.items() if not isinstance(v, dict))
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from simulator.map_gemm import run_map, text
+
+    r = run_map(resolve(args.hw, HW_DIR), args.M, args.N, args.K, dtype=args.dtype, unit=args.unit, sets=args.set,
+                objective=args.objective, method=args.search, dataflow=args.dataflow)
+    print(_json(r) if args.json else text(r))
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -162,6 +171,20 @@ def parser() -> argparse.ArgumentParser:
         x.add_argument("--unit", help="unit name in the system (default: the unit the system maps this op to)")
         _common(x, run_only=False)
     o.set_defaults(func=cmd_op)
+
+    mp = sub.add_parser("map", help="search the mapping of one GEMM on an NPU (dataflow, partition, tile, order)")
+    mp.add_argument("hw", help="system YAML with an NPU")
+    mp.add_argument("op", choices=["gemm"])
+    for d in ("M", "N", "K"):
+        mp.add_argument(d, type=_positive)
+    mp.add_argument("--dtype", default="fp16")
+    mp.add_argument("--unit", help="NPU unit name (default: the first NPU)")
+    mp.add_argument("--objective", choices=["latency", "traffic", "energy"])
+    mp.add_argument("--search", choices=["auto", "exhaustive", "pruned", "random"])
+    mp.add_argument("--dataflow", default="any", choices=["any", "os", "ws", "is"])
+    mp.add_argument("--json", action="store_true")
+    mp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override hw.<path>=V")
+    mp.set_defaults(func=cmd_map)
 
     mt = sub.add_parser("memtrace", help="replay a DRAM trace (<cycle> <R|W> 0x<addr> per line) through a memory")
     mt.add_argument("hw", help="memory YAML (hwconfigs/memory/...) or a system with one memory")

@@ -89,6 +89,44 @@ class Dma(Spec):
     engines: PositiveInt = Field(1, description="concurrent DMA streams per core")
 
 
+class GemmMapping(Spec):
+    """How GEMMs map onto the cores and arrays: fixed choices, or a search over the ones left open (docs/npu.md)."""
+
+    dataflow: Literal["os", "ws", "is", "any"] | None = Field(
+        None, description="stationary operand (none: the array's `systolic.dataflow`; any: searched)")
+    tile: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="scratchpad tile [Tm, Tn, Tk] per core, clipped to the per-core GEMM")
+    order: Literal["m-outer", "n-outer", "k-inner"] | None = Field(None, description="tile loop order")
+    partition: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="cores along [M, N, K] (product at most `cores`; K > 1 reduces partial sums on the NoC)")
+    search: Literal["none", "auto", "exhaustive", "pruned", "random"] = Field(
+        "none", description="none: today's heuristic for what is not fixed; otherwise search what is not fixed")
+    objective: Literal["latency", "traffic", "energy"] = Field("latency", description="what the search minimises")
+    samples: PositiveInt = Field(4096, description="random candidates drawn (random, and auto beyond exhaustive)")
+    seed: int = Field(0, description="seed of the random candidates")
+
+    @model_validator(mode="after")
+    def _tile_needs_order(self) -> GemmMapping:
+        if (self.tile is None) != (self.order is None):
+            raise ValueError("tile and order are set together")
+        return self
+
+
+class AttentionMapping(Spec):
+    """How fused attention maps onto the array and vector units (simulator/npu/attention.py)."""
+
+    cascade: Literal["flash", "fusemax", "flat", "unfused"] = Field(
+        "flash", description="flash: today's model; fusemax: pipelined einsum cascade; flat: fused, stages in "
+        "sequence; unfused: S and P through DRAM")
+
+
+class Mappings(Spec):
+    """Mapping choices per op kind (optional: without them the model's defaults apply)."""
+
+    gemm: GemmMapping = GemmMapping()
+    attention: AttentionMapping = AttentionMapping()
+
+
 class NpuSpec(UnitSpec):
     type: Literal["npu"] = "npu"
     clock: Frequency
@@ -103,6 +141,7 @@ class NpuSpec(UnitSpec):
     macs_per_pe: dict[str, float] = Field(
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
+    mapping: Mappings = Field(default_factory=Mappings, description="mapping choices per op kind")
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""
