@@ -15,6 +15,7 @@ from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import DTYPE_BYTES, Op
 from simulator.memory.spec import MemorySpec
+from simulator.npu import attention as attention_mod
 from simulator.npu import dma as dma_mod
 from simulator.npu import energy as energy_mod
 from simulator.npu import noc as noc_mod
@@ -246,8 +247,12 @@ class NpuModel:
                       detail=detail)
 
     def attention_fused(self, op: Op) -> OpCost:
-        """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile."""
+        """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile.
+        `mapping.attention.cascade` picks another mapping instead (simulator/npu/attention.py)."""
         s, d = self.spec, op.dims
+        if s.mapping.attention.cascade != "flash":
+            return self._finish(attention_mod.cascade(self, op, s.mapping.attention.cascade), op,
+                                flops=op.flops or attention_mod._shape(op)["full_flops"], label="attention")
         heads, kvh, hd = d.get("heads", 1), d.get("kv_heads", d.get("heads", 1)), d["head_dim"]
         q, nreq = d.get("q_len", 1), d.get("batch", 1)
         kv_sum = d.get("kv_sum", d["kv_len"] * nreq)
