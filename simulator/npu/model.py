@@ -19,7 +19,7 @@ from simulator.npu import attention as attention_mod
 from simulator.npu import dma as dma_mod
 from simulator.npu import energy as energy_mod
 from simulator.npu import noc as noc_mod
-from simulator.npu import mapper, systolic, tiling
+from simulator.npu import mapper, mpgemm, systolic, tiling
 from simulator.npu.spec import NpuSpec
 from simulator.npu.vector import gemv_cycles, vector_cycles
 
@@ -76,6 +76,10 @@ class NpuModel:
              b_resident: bool = True, label: str = "gemm") -> OpCost:
         """`batch` independent M x N x K GEMMs (e.g. one per KV head); B is the weight/KV operand."""
         s = self.spec
+        mixed = mpgemm.operands(op) if op is not None else None
+        if mixed and (s.pe != "mac" or mixed[0] not in s.macs_per_pe):
+            return self._finish(mpgemm.plan(self, M, N, K, *mixed, batch=batch), op, flops=2.0 * M * N * K * batch,
+                                label=label)
         if dtype not in s.macs_per_pe:
             raise ConfigError(f"this NPU has no {dtype} MACs; supported: {', '.join(sorted(s.macs_per_pe))}",
                               key=f"{self.name}.macs_per_pe")
@@ -331,10 +335,12 @@ class NpuModel:
         seconds = cycles / self.clock
         counts: dict[str, float] = {}
         if plan["macs"]:
-            counts[f"mac.{plan['dtype']}"] = plan["macs"]
+            counts[plan.get("mac_action", f"mac.{plan['dtype']}")] = plan["macs"]
             b = DTYPE_BYTES[plan["dtype"]]
             if plan["mapping"].startswith("systolic"):
                 counts["reg.byte"] = plan["macs"] * (2 * b + s.systolic.accumulator_bytes)
+            elif plan.get("reg_bytes"):
+                counts["reg.byte"] = plan["reg_bytes"]
         if plan.get("vector_ops"):
             counts["vector.op"] = plan["vector_ops"]
         counts["sram.read_byte"] = plan["sram_read_bytes"]

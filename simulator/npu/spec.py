@@ -142,6 +142,10 @@ class NpuSpec(UnitSpec):
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
     mapping: Mappings = Field(default_factory=Mappings, description="mapping choices per op kind")
+    pe: Literal["mac", "bitserial", "lut"] = Field(
+        "mac", description="PE kind for GEMMs with low-bit weights: mac (dequantise, then MAC at the activation "
+        "format), bitserial (a weight bit per cycle), lut (table lookups, LUT Tensor Core); simulator/npu/pe.py")
+    lut_group: PositiveInt = Field(4, le=8, description="activations per table (lut PEs): 2^(g-1) entries")
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""
