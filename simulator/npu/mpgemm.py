@@ -15,8 +15,9 @@ in the scratchpad for all N columns of the core (the table is broadcast along N:
     precompute adds = used cores x M x ceil(K/g) x 2^(g-1),   table bytes per core = Tm x ceil(K/g) x 2^(g-1) x a
     table reuse (lookups per built entry) = n b_w / 2^(g-1)
 
-Traffic: an A panel of Tm rows (and, for lut, its tables) stays on chip while the weights stream, so the weights
-are read ceil(m / Tm) times; weights move at their storage size (b_w / 8 bytes per element, MX scales included).
+Traffic: an A panel of Tm rows (and, for lut, its tables) stays on chip while the weights stream in tiles of
+k_c x C (k_c: the largest multiple of the array rows whose double-buffered tile takes at most a quarter of the
+scratchpad), so the weights are read ceil(m / Tm) times; weights move at their storage size (b_w / 8 bytes per element, MX scales included).
 Time: T = latency + first load + exposed first table + max(array, vector, DMA). Equations: docs/npu.md.
 """
 
@@ -68,7 +69,9 @@ def plan(model, M: int, N: int, K: int, w: str, a: str, *, batch: int = 1, pe: s
     array = array_cycles(s, m, n, k_eff) / rate * batch
     db = 2 if s.scratchpad.double_buffer else 1
     dequant = pe == "mac" and w != a
-    fixed = db * K * arr.cols * (w_b + (a_b if dequant else 0))           # weight tile (+ its dequantised copy)
+    per_k = db * arr.cols * (w_b + (a_b if dequant else 0))              # weight tile (+ its dequantised copy)
+    kc = min(K, max(arr.rows, int(s.scratchpad.size / 4 // per_k) // arr.rows * arr.rows))   # K chunk: <= 1/4 SRAM
+    fixed = per_k * kc
     per_row = K * a_b * db + arr.cols * acc + (groups * entries * a_b if pe == "lut" else 0)
     tm = max(1, min(m, int((s.scratchpad.size - fixed) // per_row)))
     passes = math.ceil(m / tm)
@@ -88,7 +91,7 @@ def plan(model, M: int, N: int, K: int, w: str, a: str, *, batch: int = 1, pe: s
     weights = K * n * w_b * passes * batch
     per_core = weights + (m * K + m * n) * a_b * batch
     dma = model._dma_cycles(per_core, used)
-    first = model._dma_cycles(tm * K * a_b + K * min(n, arr.cols) * w_b, used)
+    first = model._dma_cycles(tm * K * a_b + kc * min(n, arr.cols) * w_b, used)
     ov = dma_mod.stream(max(array, vector), dma, first=first + exposed, latency=s.dma.latency)
     pe_ops = float(M) * N * k_eff * batch
     action = {"mac": f"mac.{a}", "bitserial": f"bitserial.step.{a}", "lut": f"lut.lookup.{a}"}[pe]
