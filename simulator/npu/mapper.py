@@ -23,7 +23,9 @@ from simulator.errors import ConfigError
 from simulator.lowering.ops import DTYPE_BYTES
 from simulator.memory.analytical import sustained_bandwidth
 from simulator.npu import dma as dma_mod
+from simulator.npu import noc as noc_mod
 from simulator.npu import systolic, tiling
+from simulator.npu.energy import default_table
 
 ORDERS = ("m-outer", "n-outer", "k-inner")
 DATAFLOWS = ("os", "ws", "is")
@@ -270,13 +272,11 @@ def search(M: int, N: int, K: int, spec, memory, dtype: str = "fp16", *, batch: 
     d_map, d_m = (default, describe(len(labels) - 1)[1]) if default is not None and _allowed(default, g, spec) \
         else (best, best_m)
     listing = [{**m.as_dict(), **x} for m, x in (describe(int(i)) for i in order_idx[:top] if fits[i])]
-    return SearchResult(best, best_m, d_map, d_m, objective, method, space, int(len(labels)), listing)
+    return SearchResult(best, best_m, d_map, d_m, objective, method, space, len(labels), listing)
 
 
 def _energy_table(spec, model) -> dict[str, float]:
     """Joules per action the search prices: the unit's table over the model's defaults; NoC per bit x links."""
-    from simulator.npu import noc as noc_mod
-    from simulator.npu.energy import default_table
     defaults = model.defaults if model is not None else default_table(spec.scratchpad.size)
     table = {a: e for a, (e, _) in defaults.items()}
     table.update(spec.energy)

@@ -100,7 +100,8 @@ class GemmMapping(Spec):
     partition: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
         None, description="cores along [M, N, K] (product at most `cores`; K > 1 reduces partial sums on the NoC)")
     search: Literal["none", "auto", "exhaustive", "pruned", "random"] = Field(
-        "none", description="none: today's heuristic for what is not fixed; otherwise search what is not fixed")
+        "none", description="none: today's heuristic unless a key above is fixed (then the open keys are searched "
+        "as auto); auto: exhaustive when small, else pruned + random; or exhaustive, pruned, random")
     objective: Literal["latency", "traffic", "energy"] = Field("latency", description="what the search minimises")
     samples: PositiveInt = Field(4096, description="random candidates drawn (random, and auto beyond exhaustive)")
     seed: int = Field(0, description="seed of the random candidates")

@@ -3,7 +3,6 @@
 import networkx as nx
 import pytest
 
-from simulator.lowering import builders as mk
 from simulator.lowering.ops import Op, Tensor, shape
 from simulator.lowering.transformer import lower
 from simulator.npu.fusion import allocate

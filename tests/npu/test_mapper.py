@@ -124,3 +124,18 @@ def test_partitions_enumerate_1d_2d_3d():
     assert (1, 4, 1) in parts and (2, 2, 1) in parts and (2, 1, 2) in parts and (1, 1, 4) in parts
     assert all(math.prod(p) <= 4 for p in parts)
     assert all(p[2] == 1 for p in mapper.partitions(4, noc=False))
+
+
+def test_map_command_shows_the_search(cli, cli_json):
+    hw = ROOT / "hwconfigs/npu/tpuv4-like-hbm.yaml"
+    r = cli_json("map", hw, "gemm", 1024, 2048, 512)
+    assert {"best", "default", "top", "space", "evaluated", "gain", "objective", "method"} <= set(r)
+    assert r["best"]["cycles"] <= r["default"]["cycles"]
+    assert r["gain"]["cycles"] >= 1
+    assert len(r["top"]) <= 10 and r["top"][0]["cycles"] == r["best"]["cycles"]
+    t = cli_json("map", hw, "gemm", 1024, 2048, 512, "--objective", "traffic", "--dataflow", "ws")
+    assert t["best"]["dataflow"] == "ws" and t["best"]["dram_bytes"] <= t["default"]["dram_bytes"]
+    code, _, err = cli("map", hw, "gemm", 64, 64, 64, "--set", "hw.device.units.npu.mapping.gemm.order=n-inner")
+    assert code == 2 and err.startswith("error:") and "allowed" in err and "Traceback" not in err
+    code, _, err = cli("map", hw, "gemm", 64, 64, 64, "--dtype", "int3")
+    assert code == 2 and "int3" in err
