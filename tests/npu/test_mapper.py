@@ -12,6 +12,7 @@ from simulator.hardware.system import load_system
 from simulator.npu import mapper
 from simulator.npu.model import NpuModel
 from simulator.npu.spec import GemmMapping
+from tests.npu.test_systolic_scalesim import SHAPES
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -31,11 +32,14 @@ def four_core(scalesim_npu):
     return spec.model_copy(update={"cores": 4, "noc": tpu.noc}), memory
 
 
-@pytest.mark.parametrize("M,N,K", [(200, 300, 100), (130, 129, 127), (384, 64, 96), (97, 203, 61), (16, 1024, 128)])
-def test_searched_mappings_exact_against_scalesim(M, N, K, four_core):
+@pytest.mark.parametrize("cores", [1, 4])
+@pytest.mark.parametrize("M,N,K", SHAPES)
+def test_searched_mappings_exact_against_scalesim(M, N, K, cores, scalesim_npu, four_core):
+    """The existing SCALE-Sim shape set: the per-core GEMM of every returned mapping (latency and traffic
+    objectives, any dataflow) has SCALE-Sim v3's compute cycles for its dataflow, to the cycle."""
     runner = pytest.importorskip("scalesim_runner")
     pytest.importorskip("scalesim")
-    spec, memory = four_core
+    spec, memory = four_core if cores == 4 else scalesim_npu
     model = NpuModel(spec, memory)
     for objective in ("latency", "traffic"):
         r = mapper.search(M, N, K, spec, memory, model=model, gemm=GemmMapping(dataflow="any"), objective=objective)
@@ -43,6 +47,7 @@ def test_searched_mappings_exact_against_scalesim(M, N, K, four_core):
         ref = runner.run_gemm(m, n, k, r.best.dataflow, rows=spec.systolic.rows, cols=spec.systolic.cols)
         assert ref["stall_cycles"] == 0
         assert r.best_metrics["compute_cycles"] == ref["total_cycles"]
+        assert model._systolic_plan(M, N, K, "fp16", 1, mapping=r.best)["compute_cycles"] == ref["total_cycles"]
 
 
 def _check_estimate(model, M, N, K, result):
