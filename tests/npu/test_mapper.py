@@ -50,8 +50,8 @@ def test_searched_mappings_exact_against_scalesim(M, N, K, cores, scalesim_npu, 
         assert model._systolic_plan(M, N, K, "fp16", 1, mapping=r.best)["compute_cycles"] == ref["total_cycles"]
 
 
-def _check_estimate(model, M, N, K, result):
-    plan = model._systolic_plan(M, N, K, "fp16", 1, mapping=result.best)
+def _check_estimate(model, M, N, K, result, batch=1):
+    plan = model._systolic_plan(M, N, K, "fp16", batch, mapping=result.best)
     assert plan["cycles"] == pytest.approx(result.best_metrics["cycles"], rel=1e-12)
     assert plan["compute_cycles"] == pytest.approx(result.best_metrics["compute_cycles"], rel=1e-12)
     assert plan["dram_bytes"] == pytest.approx(result.best_metrics["dram_bytes"], rel=1e-12)
@@ -63,13 +63,14 @@ dims = st.integers(1, 3000)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(M=dims, N=dims, K=dims, objective=st.sampled_from(["latency", "traffic", "energy"]),
-       dataflow=st.sampled_from(["any", None]), cores=st.sampled_from([1, 4]))
-def test_search_never_worse_than_default(M, N, K, objective, dataflow, cores, scalesim_npu, four_core):
+       dataflow=st.sampled_from(["any", None]), cores=st.sampled_from([1, 4]), batch=st.integers(1, 3))
+def test_search_never_worse_than_default(M, N, K, objective, dataflow, cores, batch, scalesim_npu, four_core):
     spec, memory = four_core if cores == 4 else scalesim_npu
     model = NpuModel(spec, memory)
-    r = mapper.search(M, N, K, spec, memory, model=model, gemm=GemmMapping(dataflow=dataflow), objective=objective)
-    plan = _check_estimate(model, M, N, K, r)
-    default = model._systolic_plan(M, N, K, "fp16", 1)
+    r = mapper.search(M, N, K, spec, memory, model=model, gemm=GemmMapping(dataflow=dataflow), objective=objective,
+                      batch=batch)
+    plan = _check_estimate(model, M, N, K, r, batch)
+    default = model._systolic_plan(M, N, K, "fp16", batch)
     key = {"latency": "cycles", "traffic": "dram_bytes", "energy": "energy_j"}[objective]
     if key != "energy_j":
         assert plan[key] <= default[key] * (1 + 1e-9)
