@@ -76,9 +76,10 @@ def reduce_bytes(m: int, n: int, pk: int, acc_bytes: float) -> float:
 def partitions(cores: int, noc: bool) -> list[tuple[int, int, int]]:
     """Every split of at most `cores` cores along M, N, K (1-D, 2-D and 2.5-D/3-D); K splits need a NoC."""
     out = []
-    for pm, pn, pk in product(range(1, cores + 1), repeat=3):
-        if pm * pn * pk <= cores and (pk == 1 or noc):
-            out.append((pm, pn, pk))
+    for pm in range(1, cores + 1):
+        for pn in range(1, cores // pm + 1):
+            for pk in range(1, (cores // (pm * pn) if noc else 1) + 1):
+                out.append((pm, pn, pk))
     return out
 
 
