@@ -23,7 +23,9 @@ def run_map(hw: Path, M: int, N: int, K: int, *, dtype: str = "fp16", unit: str 
         raise ConfigError("simulate map takes only hw.<key> overrides", file="--set")
     system = load_system(hw, overrides["hw"])
     npus = [n for n, s in system.units.items() if s.type == "npu"]
-    name = unit or (npus[0] if npus else None)
+    if not npus:
+        raise ConfigError("the system has no NPU unit (type: npu) to map onto", file=str(hw))
+    name = unit or npus[0]
     if name not in npus:
         raise ConfigError(f"unknown NPU unit '{name}'; {allowed(npus)}", file="--unit")
     model = system.model(name, "transaction")

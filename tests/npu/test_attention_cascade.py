@@ -38,13 +38,14 @@ def test_fusemax_utilisation_rises_with_length_and_stays_at_most_one(models):
     assert util[-1] > util[0]
 
 
-@pytest.mark.parametrize("kind", ["unfused", "flat", "fusemax"])
+@pytest.mark.parametrize("kind", ["flash", "unfused", "flat", "fusemax"])
 @pytest.mark.parametrize("L,kv_heads", [(1024, 32), (8192, 8), (65536, 32)])
 def test_dram_traffic_at_least_q_k_v_o_once(models, kind, L, kv_heads):
     op = prefill(L, kv_heads=kv_heads)
     c = models[kind].cost(op)
     qkvo = op.bytes_in + op.bytes_out
-    assert c.detail["tiling"]["q_k_v_o_bytes"] == pytest.approx(qkvo)
+    if kind != "flash":
+        assert c.detail["tiling"]["q_k_v_o_bytes"] == pytest.approx(qkvo)
     assert c.detail["bytes"]["dram"] >= qkvo
 
 
