@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, memtrace, noc, list, show, regress (see README.md).
+"""The `simulate` command: run, op, map, memtrace, noc, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -80,6 +80,15 @@ def cmd_op(args: argparse.Namespace) -> int:
 
 def _text_op(r: dict) -> str:
     return "\n".join(f"{k:18s} {v}" for k, v in r.items() if not isinstance(v, dict))
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from simulator.map_gemm import run_map, text
+
+    r = run_map(resolve(args.hw, HW_DIR, args.path), args.M, args.N, args.K, dtype=args.dtype, unit=args.unit, sets=args.set,
+                objective=args.objective, method=args.search, dataflow=args.dataflow)
+    print(_json(r) if args.json else text(r))
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -164,6 +173,9 @@ def _hw_only(sets: list[str]) -> dict:
 
 
 EXAMPLES = {
+    "map": """examples:
+  simulate map tpuv4-like-hbm gemm 4096 4096 4096 --json
+  simulate map npu-only gemm 512 4096 4096 --objective traffic""",
     "run": """examples:
   simulate run h100 llama2-7b
   simulate run neupims gpt3-7b-decode --set workload.requests=16 --set workload.layers=2 --out runs/np --json
@@ -248,6 +260,22 @@ def parser() -> argparse.ArgumentParser:
         _common(x, run_only=False)
         _out(x, "folder for summary.json (the --json object with provenance)")
     o.set_defaults(func=cmd_op)
+
+    mp = command("map", "search the mapping of one GEMM on an NPU (dataflow, partition, tile, loop order)")
+    mp.add_argument("hw", help="system: a YAML path or a name, with an NPU unit")
+    mp.add_argument("op", choices=["gemm"], help="the operator (gemm: y[M,N] = x[M,K] W[N,K]^T)")
+    for d in ("M", "N", "K"):
+        mp.add_argument(d, type=_positive, help=f"GEMM dimension {d}")
+    mp.add_argument("--dtype", default="fp16", help="operand dtype (default fp16)")
+    mp.add_argument("--unit", help="NPU unit name (default: the first NPU)")
+    mp.add_argument("--objective", choices=["latency", "traffic", "energy"],
+                    help="what the search minimises (default: the unit's mapping.gemm.objective, else latency)")
+    mp.add_argument("--search", choices=["auto", "exhaustive", "pruned", "random"],
+                    help="how candidates are enumerated (default: the unit's mapping.gemm.search, else auto)")
+    mp.add_argument("--dataflow", default="any", choices=["any", "os", "ws", "is"],
+                    help="restrict the dataflow (default any: all three)")
+    _json_set(mp)
+    mp.set_defaults(func=cmd_map)
 
     mt = command("memtrace", "replay a DRAM trace (<cycle> <R|W> 0x<addr> per line) through a memory")
     mt.add_argument("hw", help="memory: a YAML path or a name (hwconfigs/memory/...), or a system with one memory")

@@ -15,10 +15,11 @@ from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import DTYPE_BYTES, Op
 from simulator.memory.spec import MemorySpec
+from simulator.npu import attention as attention_mod
 from simulator.npu import dma as dma_mod
 from simulator.npu import energy as energy_mod
 from simulator.npu import noc as noc_mod
-from simulator.npu import systolic, tiling
+from simulator.npu import mapper, mpgemm, systolic, tiling
 from simulator.npu.spec import NpuSpec
 from simulator.npu.vector import gemv_cycles, vector_cycles
 
@@ -75,6 +76,10 @@ class NpuModel:
              b_resident: bool = True, label: str = "gemm") -> OpCost:
         """`batch` independent M x N x K GEMMs (e.g. one per KV head); B is the weight/KV operand."""
         s = self.spec
+        mixed = mpgemm.operands(op) if op is not None else None
+        if mixed and (s.pe != "mac" or mixed[0] not in s.macs_per_pe):
+            return self._finish(mpgemm.plan(self, M, N, K, *mixed, batch=batch), op, flops=2.0 * M * N * K * batch,
+                                label=label)
         if dtype not in s.macs_per_pe:
             raise ConfigError(f"this NPU has no {dtype} MACs; supported: {', '.join(sorted(s.macs_per_pe))}",
                               key=f"{self.name}.macs_per_pe")
@@ -103,49 +108,83 @@ class NpuModel:
             return mem
         return max(mem, nbytes / noc.flit_bytes)
 
-    def _systolic_plan(self, M: int, N: int, K: int, dtype: str, batch: int) -> dict:
+    def _gemm_mapping(self, M: int, N: int, K: int, dtype: str, batch: int) -> mapper.Mapping | None:
+        """The mapping the unit's `mapping.gemm` asks for: None (today's heuristic), fixed, or searched."""
+        g = self.spec.mapping.gemm
+        if g.search == "none" and g.dataflow in (None, self.spec.systolic.dataflow) and g.tile is None \
+                and g.partition is None:
+            return None
+        return mapper.search(M, N, K, self.spec, self.memory, dtype, batch=batch, model=self, name=self.name).best
+
+    def default_mapping(self, M: int, N: int, K: int, dtype: str = "fp16") -> mapper.Mapping:
+        """The mapping today's heuristic picks: the array's dataflow, the 1-D core split, the traffic-minimising
+        tiling (`tiling.search`)."""
+        s, arr = self.spec, self.spec.systolic
+        m, n, _ = self._core_split(M, N)
+        b = DTYPE_BYTES[dtype]
+        t = tiling.search(m, n, K, rows=arr.rows, cols=arr.cols, scratchpad=s.scratchpad, in_bytes=b,
+                          out_bytes=b, acc_bytes=arr.accumulator_bytes)
+        part = (1, 1, 1) if s.cores == 1 else (1, s.cores, 1) if n < N or M == m else (s.cores, 1, 1)
+        return mapper.Mapping(arr.dataflow, part, (t.tm, t.tn, t.tk), t.order)
+
+    def _systolic_plan(self, M: int, N: int, K: int, dtype: str, batch: int,
+                       mapping: mapper.Mapping | None = None) -> dict:
         s, arr = self.spec, self.spec.systolic
         R, C = arr.rows, arr.cols
         b = DTYPE_BYTES[dtype]
-        m, n, used = self._core_split(M, N)
+        if mapping is None:
+            mapping = self._gemm_mapping(M, N, K, dtype, batch)
+        if mapping is None:
+            m, n, used = self._core_split(M, N)
+            k, pk, df = K, 1, arr.dataflow
+            t = tiling.search(m, n, K, rows=R, cols=C, scratchpad=s.scratchpad, in_bytes=b, out_bytes=b,
+                              acc_bytes=arr.accumulator_bytes)
+        else:
+            pm, pn, pk = mapping.partition
+            m, n, k = math.ceil(M / pm), math.ceil(N / pn), math.ceil(K / pk)
+            used, df = mapper.cores_used(M, N, K, mapping.partition), mapping.dataflow
+            t = tiling.fixed(m, n, k, *mapping.tile, mapping.order, in_bytes=b, out_bytes=b,
+                             acc_bytes=arr.accumulator_bytes, scratchpad=s.scratchpad)
         macs_rate = s.macs_per_pe[dtype]
-        t = tiling.search(m, n, K, rows=R, cols=C, scratchpad=s.scratchpad, in_bytes=b, out_bytes=b,
-                          acc_bytes=arr.accumulator_bytes)
         groups = [(cm * cn * ck, tm, tn, tk) for (cm, tm), (cn, tn), (ck, tk)
-                  in product(_splits(m, t.tm), _splits(n, t.tn), _splits(K, t.tk))]
-        macs_core = float(m) * n * K
-        traffic = t.dram_bytes
+                  in product(_splits(m, t.tm), _splits(n, t.tn), _splits(k, t.tk))]
+        macs_core = float(m) * n * k
+        traffic = t.a_bytes + t.b_bytes + t.c_bytes / pk      # a K split writes 1/pk of C after the reduction
         if arr.timing == "scalesim":
-            whole = float(systolic.scalesim_cycles(m, n, K, R, C, arr.dataflow))
+            whole = float(systolic.scalesim_cycles(m, n, k, R, C, df))
             comp = [whole * tm * tn * tk / macs_core for _, tm, tn, tk in groups]
         else:
-            comp = [float(systolic.onnxim_issue_cycles(tm, tn, tk, R, C, arr.dataflow, min_rows=arr.min_tile_rows,
+            comp = [float(systolic.onnxim_issue_cycles(tm, tn, tk, R, C, df, min_rows=arr.min_tile_rows,
                                                        arrays=arr.arrays)) for _, tm, tn, tk in groups]
         comp = [c / macs_rate for c in comp]
         steps = [dma_mod.Step(cnt * batch, c, self._dma_cycles(traffic * tm * tn * tk / macs_core, used))
                  for (cnt, tm, tn, tk), c in zip(groups, comp)]
         _, tm0, tn0, tk0 = groups[0]
-        first_bytes = ((tm0 * (K if t.order == "m-outer" else tk0)) + tk0 * tn0) * b
+        first_bytes = ((tm0 * (k if t.order == "m-outer" else tk0)) + tk0 * tn0) * b
         ov = dma_mod.overlap(steps, first_load=self._dma_cycles(first_bytes, used),
                              last_store=self._dma_cycles(tm0 * tn0 * b, used),
                              double_buffer=s.scratchpad.double_buffer, latency=s.dma.latency)
         cold = 0.0 if arr.timing == "scalesim" else float(systolic.onnxim_fill_cycles(R, C))
-        reads = systolic.operand_reads(m, n, K, R, C, arr.dataflow)
+        reduce_bytes = mapper.reduce_bytes(m, n, pk, arr.accumulator_bytes) * batch     # per core, on the NoC
+        reduce_cycles = reduce_bytes / s.noc.flit_bytes if reduce_bytes else 0.0
+        reads = systolic.operand_reads(m, n, k, R, C, df)
         sram_read = (reads["a"] + reads["b"]) * b + reads["c_read"] * arr.accumulator_bytes
         sram_write = traffic * batch + reads["c_write"] * arr.accumulator_bytes
         return {
-            "mapping": f"systolic-{arr.dataflow}",
-            "cycles": ov.cycles + cold,
+            "mapping": f"systolic-{df}",
+            "cycles": ov.cycles + cold + reduce_cycles,
             "compute_cycles": ov.compute + cold,
-            "memory_stall_cycles": ov.memory_stall,
+            "memory_stall_cycles": ov.memory_stall + reduce_cycles,
             "idle_cycles": ov.idle,
             "cores_used": used,
             "dram_bytes": traffic * used * batch,
+            "noc_reduce_bytes": reduce_bytes * used,
             "sram_read_bytes": sram_read * used * batch,
             "sram_write_bytes": sram_write * used,
             "macs": float(M) * N * K * batch,
-            "pe_cycles": (ov.cycles + cold) * arr.pes * s.cores,
-            "tiling": {**t.as_dict(), "per_core_shape": [m, n, K], "batch": batch,
+            "pe_cycles": (ov.cycles + cold + reduce_cycles) * arr.pes * s.cores,
+            "tiling": {**t.as_dict(), "per_core_shape": [m, n, k], "batch": batch, "dataflow": df,
+                       "partition": list(mapping.partition) if mapping else None,
                        "tiles": sum(g[0] for g in groups) * batch},
             "dtype": dtype,
         }
@@ -212,8 +251,12 @@ class NpuModel:
                       detail=detail)
 
     def attention_fused(self, op: Op) -> OpCost:
-        """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile."""
+        """Flash-style: per request and KV head, Q.K^T, softmax and S.V on chip; K and V read once per Q tile.
+        `mapping.attention.cascade` picks another mapping instead (simulator/npu/attention.py)."""
         s, d = self.spec, op.dims
+        if s.mapping.attention.cascade != "flash":
+            return self._finish(attention_mod.cascade(self, op, s.mapping.attention.cascade), op,
+                                flops=op.flops or attention_mod._shape(op)["full_flops"], label="attention")
         heads, kvh, hd = d.get("heads", 1), d.get("kv_heads", d.get("heads", 1)), d["head_dim"]
         q, nreq = d.get("q_len", 1), d.get("batch", 1)
         kv_sum = d.get("kv_sum", d["kv_len"] * nreq)
@@ -292,10 +335,12 @@ class NpuModel:
         seconds = cycles / self.clock
         counts: dict[str, float] = {}
         if plan["macs"]:
-            counts[f"mac.{plan['dtype']}"] = plan["macs"]
+            counts[plan.get("mac_action", f"mac.{plan['dtype']}")] = plan["macs"]
             b = DTYPE_BYTES[plan["dtype"]]
             if plan["mapping"].startswith("systolic"):
                 counts["reg.byte"] = plan["macs"] * (2 * b + s.systolic.accumulator_bytes)
+            elif plan.get("reg_bytes"):
+                counts["reg.byte"] = plan["reg_bytes"]
         if plan.get("vector_ops"):
             counts["vector.op"] = plan["vector_ops"]
         counts["sram.read_byte"] = plan["sram_read_bytes"]
@@ -303,7 +348,7 @@ class NpuModel:
         noc_bytes = 0.0
         if s.cores > 1 and s.noc is not None:
             links = noc_mod.average_hops(s.noc) - (0 if s.noc.topology == "crossbar" else 1)
-            noc_bytes = plan["dram_bytes"]
+            noc_bytes = plan["dram_bytes"] + plan.get("noc_reduce_bytes", 0.0)
             counts["noc.bit_hop"] = noc_bytes * 8 * max(links, 1.0)
         table = dict(s.energy)
         defaults = dict(self.defaults)

@@ -89,6 +89,45 @@ class Dma(Spec):
     engines: PositiveInt = Field(1, description="concurrent DMA streams per core")
 
 
+class GemmMapping(Spec):
+    """How GEMMs map onto the cores and arrays: fixed choices, or a search over the ones left open (docs/npu.md)."""
+
+    dataflow: Literal["os", "ws", "is", "any"] | None = Field(
+        None, description="stationary operand (none: the array's `systolic.dataflow`; any: searched)")
+    tile: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="scratchpad tile [Tm, Tn, Tk] per core, clipped to the per-core GEMM")
+    order: Literal["m-outer", "n-outer", "k-inner"] | None = Field(None, description="tile loop order")
+    partition: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="cores along [M, N, K] (product at most `cores`; K > 1 reduces partial sums on the NoC)")
+    search: Literal["none", "auto", "exhaustive", "pruned", "random"] = Field(
+        "none", description="none: today's heuristic unless a key above is fixed (then the open keys are searched "
+        "as auto); auto: exhaustive when small, else pruned + random; or exhaustive, pruned, random")
+    objective: Literal["latency", "traffic", "energy"] = Field("latency", description="what the search minimises")
+    samples: PositiveInt = Field(4096, description="random candidates drawn (random, and auto beyond exhaustive)")
+    seed: int = Field(0, description="seed of the random candidates")
+
+    @model_validator(mode="after")
+    def _tile_needs_order(self) -> GemmMapping:
+        if (self.tile is None) != (self.order is None):
+            raise ValueError("tile and order are set together")
+        return self
+
+
+class AttentionMapping(Spec):
+    """How fused attention maps onto the array and vector units (simulator/npu/attention.py)."""
+
+    cascade: Literal["flash", "fusemax", "flat", "unfused"] = Field(
+        "flash", description="flash: today's model; fusemax: pipelined einsum cascade; flat: fused, stages in "
+        "sequence; unfused: S and P through DRAM")
+
+
+class Mappings(Spec):
+    """Mapping choices per op kind (optional: without them the model's defaults apply)."""
+
+    gemm: GemmMapping = GemmMapping()
+    attention: AttentionMapping = AttentionMapping()
+
+
 class NpuSpec(UnitSpec):
     type: Literal["npu"] = "npu"
     clock: Frequency
@@ -103,6 +142,11 @@ class NpuSpec(UnitSpec):
     macs_per_pe: dict[str, float] = Field(
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
+    mapping: Mappings = Field(default_factory=Mappings, description="mapping choices per op kind")
+    pe: Literal["mac", "bitserial", "lut"] = Field(
+        "mac", description="PE kind for GEMMs with low-bit weights: mac (dequantise, then MAC at the activation "
+        "format), bitserial (a weight bit per cycle), lut (table lookups, LUT Tensor Core); simulator/npu/pe.py")
+    lut_group: PositiveInt = Field(4, le=8, description="activations per table (lut PEs): 2^(g-1) entries")
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""

@@ -23,7 +23,8 @@ from simulator.lowering.ops import DTYPE_BYTES
 from simulator.workload.model import ModelSpec, load_model
 from simulator.workload.trace import read_trace
 
-DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+                    "int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"]
 
 
 class DTypes(Spec):
