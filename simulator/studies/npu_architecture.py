@@ -23,7 +23,7 @@ from simulator.npu.area import area_mm2, iso_area_pes
 from simulator.npu.fusion import allocate
 from simulator.npu.model import NpuModel
 from simulator.npu.spec import GemmMapping
-from simulator.report.markdown import report_main
+from simulator.studies.markdown import report_main
 from simulator.workload.spec import load_workload
 
 ROOT = Path(__file__).resolve().parents[2]
