@@ -27,7 +27,8 @@ def _step(src, dst, nbytes) -> Step:
 
 
 def _ring_steps(ranks: np.ndarray, count: int, nbytes: float) -> list[Step]:
-    return [_step(ranks, np.roll(ranks, -1), nbytes) for _ in range(count)]
+    step = _step(ranks, np.roll(ranks, -1), nbytes)      # steps are read only: one object repeated
+    return [step] * count
 
 
 def ring(op: str, n: int, size: float, chunks: int = 1) -> list[Step]:
