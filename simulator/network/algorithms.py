@@ -31,8 +31,27 @@ def _ring_steps(ranks: np.ndarray, count: int, nbytes: float) -> list[Step]:
     return [step] * count
 
 
-def ring(op: str, n: int, size: float, chunks: int = 1) -> list[Step]:
+def channel_rings(nodes: list[list[int]]) -> np.ndarray:
+    """NCCL's rings over k nodes of L ranks, one per channel c = 0..L-1: each node's ranks rotated by c, so
+    that channel c leaves every node from local rank c-1 and enters the next at local rank c (its own NIC)."""
+    grid = np.array(nodes)
+    L = grid.shape[1]
+    return np.stack([np.roll(grid, -c, axis=1).ravel() for c in range(L)])
+
+
+def ring(op: str, n: int, size: float, chunks: int = 1, nodes: list[list[int]] | None = None) -> list[Step]:
+    """Ring schedules. Over several nodes of equal size (L > 1) an all-reduce, all-gather or reduce-scatter runs
+    L rings at once (NCCL's channels), each carrying 1/L of the data and crossing nodes on different NICs."""
     r = np.arange(n)
+    multi = (op in ("all_reduce", "all_gather", "reduce_scatter") and nodes is not None and len(nodes) > 1
+             and len({len(x) for x in nodes}) == 1 and len(nodes[0]) > 1)
+    if multi:
+        assert nodes is not None
+        rings = channel_rings(nodes)
+        src, dst = rings.ravel(), np.roll(rings, -1, axis=1).ravel()
+        count = 2 * (n - 1) if op == "all_reduce" else n - 1
+        step = _step(src, dst, size / (n * len(rings)))
+        return [step] * count
     if op == "all_reduce":
         return _ring_steps(r, 2 * (n - 1), size / n)
     if op in ("all_gather", "reduce_scatter"):

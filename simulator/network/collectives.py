@@ -186,7 +186,7 @@ def schedule(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], a
     if n <= 1 and op != "send_recv":
         return []
     build = algorithms.BUILDERS[algorithm]
-    if algorithm == "hierarchical":
+    if algorithm in ("hierarchical", "ring"):
         steps = build(op, n, nbytes, chunks, nodes=nodes_of(topology, ranks))
     else:
         steps = build(op, n, nbytes, chunks)

@@ -185,3 +185,18 @@ def test_schedule_moves_the_data_each_op_needs():
         sent = sum(np.bincount(s, weights=b, minlength=n) for s, _, b in schedule(topo, "all_reduce", S,
                                                                                    list(range(n)), alg, 1))
         assert np.allclose(sent, 2 * (n - 1) / n * S)
+
+
+@pytest.mark.parametrize("k,L", [(2, 4), (2, 8), (4, 2)])
+def test_ring_across_nodes_runs_one_ring_per_nic(k, L):
+    """NCCL's channels: L rings, each 1/L of the data, crossing nodes on their own NIC. A step's busiest link is
+    an intra-node port (L-1 transfers of S/(nL)) or a NIC (one), its latency the inter-node path's."""
+    topo, n, Be = hier(k, L), k * L, 25e9
+    for S in SIZES:
+        per = S / (n * L)
+        step = 2e-6 + max((L - 1) * per / B, per / Be)
+        got = collective(topo, "all-reduce", S, algorithm="ring").time_s
+        assert got == pytest.approx(2 * (n - 1) * step, rel=1e-12)
+        nic = [i for i, lk in enumerate(topo.links) if lk.dst == "fabric"]
+        c = collective(topo, "all-gather", S, algorithm="ring")
+        assert np.allclose(c.link_bytes[nic], (n - 1) * per)          # every NIC carries one ring
