@@ -101,6 +101,8 @@ def choose(topology: Topology, op: str, nbytes: float, ranks: Sequence[int]) -> 
     if op in ("all_gather", "reduce_scatter", "broadcast"):
         return "ring", f"NCCL's {op.replace('_', '-')} is a (pipelined) ring"
     nodes = nodes_of(topology, ranks)
+    if len(nodes) == 1 and topology.graph.nodes[topology.devices[ranks[0]]].get("forwards"):
+        return "ring", f"{n} devices on a direct network (ring, torus, mesh): a ring over neighbours"
     if len(nodes) == 1:
         return "ring", (f"all {n} devices in one fast domain: NCCL uses ring inside a node (tree needs several "
                         f"nodes; NVLink SHARP not modelled)")
