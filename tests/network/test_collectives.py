@@ -200,3 +200,19 @@ def test_ring_across_nodes_runs_one_ring_per_nic(k, L):
         nic = [i for i, lk in enumerate(topo.links) if lk.dst == "fabric"]
         c = collective(topo, "all-gather", S, algorithm="ring")
         assert np.allclose(c.link_bytes[nic], (n - 1) * per)          # every NIC carries one ring
+
+
+def test_curves_rise_with_size_and_mark_the_default():
+    from simulator.network.curves import collective_curves
+
+    topo = hier(2, 4)
+    df = collective_curves(topo, "all-reduce", sizes=[2.0 ** 12, 2.0 ** 20, 2.0 ** 28], counts=[2, 4, 8])
+    for (_, _), g in df.groupby(["devices", "algorithm"]):
+        assert g["time_s"].is_monotonic_increasing
+    assert set(df[df.devices == 8].algorithm) == {"ring", "tree", "halving_doubling", "direct", "hierarchical"}
+    assert "hierarchical" not in set(df[df.devices == 4].algorithm)        # 4 devices are one node
+    assert (df.groupby(["devices", "bytes"])["default"].sum() == 1).all()
+    eight = df[df.devices == 8]
+    for _, g in eight.groupby("bytes"):                                     # across nodes: the fastest NCCL one
+        nccl = g[g.algorithm.isin(["ring", "tree", "hierarchical"])]
+        assert g[g["default"]].time_s.iloc[0] == nccl.time_s.min()
