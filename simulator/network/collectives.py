@@ -101,6 +101,9 @@ def choose(topology: Topology, op: str, nbytes: float, ranks: Sequence[int]) -> 
     if op in ("all_gather", "reduce_scatter", "broadcast"):
         return "ring", f"NCCL's {op.replace('_', '-')} is a (pipelined) ring"
     nodes = nodes_of(topology, ranks)
+    if _whole_grid(topology, ranks) and len(topology.dims or ()) > 1:
+        return "hierarchical", (f"the whole {'x'.join(map(str, topology.dims or ()))} grid: rings along one "
+                                f"dimension after another (multi-dimensional, as ASTRA-sim and TPU pods run it)")
     if len(nodes) == 1 and topology.graph.nodes[topology.devices[ranks[0]]].get("forwards"):
         return "ring", f"{n} devices on a direct network (ring, torus, mesh): a ring over neighbours"
     if len(nodes) == 1:
@@ -188,13 +191,20 @@ def schedule(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], a
     if n <= 1 and op != "send_recv":
         return []
     build = algorithms.BUILDERS[algorithm]
-    if algorithm in ("hierarchical", "ring"):
+    if algorithm == "hierarchical" and _whole_grid(topology, ranks):
+        steps = build(op, n, nbytes, chunks, dims=topology.dims)
+    elif algorithm in ("hierarchical", "ring"):
         steps = build(op, n, nbytes, chunks, nodes=nodes_of(topology, ranks))
     else:
         steps = build(op, n, nbytes, chunks)
     glob = np.asarray(ranks, dtype=np.int64)
     mapped: dict[int, Step] = {}          # a repeated step stays one object (run_on_fabric merges runs)
     return [mapped.setdefault(id(st), (glob[st[0]], glob[st[1]], st[2])) for st in steps]
+
+
+def _whole_grid(topology: Topology, ranks: Sequence[int]) -> bool:
+    """Whether the ranks are every device of a torus/mesh in grid order."""
+    return topology.dims is not None and list(ranks) == list(range(len(topology.devices)))
 
 
 def _cost(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], algorithm: str,

@@ -216,3 +216,19 @@ def test_curves_rise_with_size_and_mark_the_default():
     for _, g in eight.groupby("bytes"):                                     # across nodes: the fastest NCCL one
         nccl = g[g.algorithm.isin(["ring", "tree", "hierarchical"])]
         assert g[g["default"]].time_s.iloc[0] == nccl.time_s.min()
+
+
+@pytest.mark.parametrize("dims", [(4, 4, 4), (2, 8), (8,)])
+def test_torus_all_reduce_dimension_by_dimension(dims):
+    """T = 2 sum_d (k_d - 1)(alpha + S / (2 k_0 ... k_d B)) with alpha one hop: a torus line runs a ring each
+    way with half the data (a line of 2: one ring, S / (k_0 ... k_d B))."""
+    n = int(np.prod(dims))
+    topo = build_topology({"pattern": "torus", "dims": list(dims), "link": LINK}, {"npu": n}, file="t")
+    for S in SIZES:
+        expected, prefix = 0.0, 1
+        for k in dims:
+            prefix *= k
+            expected += 2 * (k - 1) * (LAT + S / (prefix * B * (2 if k > 2 else 1)))
+        c = collective(topo, "all-reduce", S, algorithm="hierarchical")
+        assert c.time_s == pytest.approx(expected, rel=1e-12)
+    assert collective(topo, "all-reduce", 2.0 ** 20).algorithm == ("hierarchical" if len(dims) > 1 else "ring")
