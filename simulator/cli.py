@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, map, memtrace, noc, list, show, regress (see README.md).
+"""The `simulate` command: run, op, map, memtrace, noc, collective, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -91,6 +91,22 @@ def cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collective(args: argparse.Namespace) -> int:
+    from simulator.hardware.system import load_system
+    from simulator.network.summary import run_collective
+    from simulator.quantity import QuantityError, parse
+
+    try:
+        nbytes = parse(args.bytes, "size")
+    except QuantityError as exc:
+        raise UserError(f"{exc}; e.g. 1GiB, 64 MB", key="--bytes") from None
+    system = load_system(resolve(args.hw, HW_DIR, args.path, ("system",)), _hw_only(args.set))
+    out = run_collective(system, args.op, nbytes, args.group, args.algorithm, args.congestion_aware, args.chunks)
+    _save_json(args, out)
+    print(_json(out) if args.json else _text_op({k: v for k, v in out.items() if k != "links"}))
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from simulator.catalogue import catalogue
 
@@ -173,6 +189,10 @@ def _hw_only(sets: list[str]) -> dict:
 
 
 EXAMPLES = {
+    "collective": """examples:
+  simulate collective hgx-h100 all-reduce --bytes 1GiB --group 4 --json
+  simulate collective h100-2node all-reduce --bytes 64KiB                  # NCCL picks tree
+  simulate collective tpuv4-pod64 all-to-all --bytes 16MiB --congestion-aware""",
     "map": """examples:
   simulate map tpuv4-like-hbm gemm 4096 4096 4096 --json
   simulate map npu-only gemm 512 4096 4096 --objective traffic""",
@@ -293,6 +313,18 @@ def parser() -> argparse.ArgumentParser:
     _json_set(nc)
     _out(nc, "folder for summary.json (the --json object with provenance)")
     nc.set_defaults(func=cmd_noc)
+
+    co = command("collective", "time one collective on a system's network (nccl-tests algbw and busbw)")
+    co.add_argument("hw", help="system: a YAML path or a name (hgx-h100, h100-2node, ...)")
+    co.add_argument("op", help="all-reduce, all-gather, reduce-scatter, all-to-all, broadcast, send-recv")
+    co.add_argument("--bytes", required=True, help="collective size, e.g. 1GiB, 64MB")
+    co.add_argument("--group", help="group name, device count N (first group), or NAME:N (default: first group)")
+    co.add_argument("--algorithm", help="ring, tree, halving-doubling, direct, hierarchical (default: NCCL's pick)")
+    co.add_argument("--congestion-aware", action="store_true", help="share links max-min fairly among flows")
+    co.add_argument("--chunks", type=int, help="pipeline chunks (default: size / 512 KiB, at most 64)")
+    _json_set(co)
+    _out(co, "folder for summary.json (the --json object with provenance)")
+    co.set_defaults(func=cmd_collective)
 
     ls = command("list", "list hardware, workloads and models, each with a one-line description")
     ls.add_argument("--json", action="store_true", help="print the list as one JSON object")
