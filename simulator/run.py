@@ -14,7 +14,7 @@ from simulator.engine.executor import Executor, Result
 from simulator.engine.stats import Stats
 from simulator.hardware.system import System, load_system
 from simulator.lowering.graph import OpGraph
-from simulator.lowering.transformer import lower
+from simulator.mapping.plan import plan_graphs
 from simulator.mapping.schedule import Schedule, map_graph
 from simulator.workload.spec import Workload, load_workload
 
@@ -50,8 +50,9 @@ def simulate(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, 
     overrides = parse_set(list(sets))
     system = load_system(hw, overrides["hw"])
     wl = load_workload(workload, overrides["workload"])
-    graph = lower(wl)
-    schedule = map_graph(graph, system, wl)
+    plan = plan_graphs(wl)
+    graph = plan.graphs[0][0]
+    schedule = map_graph(graph, system, wl, plan)
     memo = wl.spec.schedule.memoise if memoise is None else memoise
     result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
     return Run(system, wl, graph, schedule, result)

@@ -7,7 +7,9 @@ overlap when the graph allows. Identical layers are simulated once and their tim
 identical (op, unit) work is costed once; `memoise=False` re-simulates every layer and re-costs every op.
 With sub-batch interleaving the first two layers are simulated together (their sub-batches overlap across the
 layer boundary) and every further layer repeats the steady state between them: A + B + (C + D)(N - 1) + E + F,
-as the NeuPIMs artifact composes a model from a two-layer run.
+as the NeuPIMs artifact composes a model from a two-layer run. With micro-batches the stages run a pipeline
+(`pipeline_starts`): stage s starts micro-batch j once it has finished j - 1 and stage s - 1's activations of j
+have arrived, so the trace shows the fill and the drain.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Placement:
     device: int         # pipeline stage
     start_ps: int
     run: BlockRun
+    micro: int = 0      # micro-batch
 
 
 @dataclass
@@ -231,6 +234,11 @@ class Executor:
         pro = self.run_block("prologue", graph.prologue)
         placements.append(Placement("prologue", 0, 0, now, pro))
         now += pro.duration_ps
+        plan = self.schedule.plan
+        if plan is not None and len(plan.graphs[0]) > 1:
+            placements = self._pipeline(plan.graphs[0])
+            end = max(p.start_ps + p.run.duration_ps for p in placements if p.block != "handoff")
+            return Result(self.schedule, self.level, placements, end, time.perf_counter() - t0, self.models)
         layers = (self._interleaved_layers(now) if graph.interleaved is not None
                   else self._layers(now, graph.stages or [graph.layers]))
         placements += layers
@@ -262,6 +270,41 @@ class Executor:
                 now += hand.duration_ps
         return out
 
+    def _pipeline(self, graphs: list) -> list[Placement]:
+        """Micro-batches through the pipeline stages (`pipeline_starts`); each micro-batch's blocks simulated once
+        (every layer again when memoise is off); handoffs on the link overlap the next micro-batch's work."""
+        stages = graphs[0].stages or [graphs[0].layers]
+        last = len(stages) - 1
+        runs = []
+        for g in graphs:
+            layer = self.run_block("layer", g.layer)
+            runs.append((self.run_block("prologue", g.prologue), layer, self.run_block("epilogue", g.epilogue),
+                         self._handoff(g.handoff) if g.handoff is not None and last else None))
+        durations = [[(runs[j][0].duration_ps if s == 0 else 0) + n * runs[j][1].duration_ps
+                      + (runs[j][2].duration_ps if s == last else 0) for j in range(len(graphs))]
+                     for s, n in enumerate(stages)]
+        handoffs = [r[3].duration_ps if r[3] is not None else 0 for r in runs]
+        starts = pipeline_starts(durations, handoffs)
+        out: list[Placement] = []
+        first = [sum(stages[:s]) for s in range(len(stages))]
+        for s, n in enumerate(stages):
+            for j, (pro, layer, epi, hand) in enumerate(runs):
+                t = starts[s][j]
+                if s == 0:
+                    out.append(Placement("prologue", 0, s, t, pro, j))
+                    t += pro.duration_ps
+                for i in range(n):
+                    run = layer if self.memoise or i == 0 else self.run_block("layer", graphs[j].layer)
+                    out.append(Placement("layer", first[s] + i, s, t, run, j))
+                    t += run.duration_ps
+                if s == last:
+                    out.append(Placement("epilogue", 0, s, t, epi, j))
+                elif hand is not None:
+                    out.append(Placement("handoff", s, s, starts[s][j] + durations[s][j], hand, j))
+        if self.progress:
+            self.progress(graphs[0].layers, graphs[0].layers)
+        return out
+
     def _interleaved_layers(self, now: int) -> list[Placement]:
         """Sub-batch interleaving: the two-layer block from `now`, then the steady state once per further layer."""
         graph = self.schedule.graph
@@ -280,6 +323,17 @@ class Executor:
         cost = self.cost(op, "link")
         dur = to_ps(cost.time_s)
         return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)], {"link": dict(cost.counts)})
+
+
+def pipeline_starts(durations: list[list[int]], handoffs: list[int]) -> list[list[int]]:
+    """Start of micro-batch j on stage s: start[s][j] = max(end[s][j - 1], end[s - 1][j] + handoff[j]), from
+    durations[s][j] (a forward-only GPipe schedule; the last stage's last end is the step's latency)."""
+    starts = [[0] * len(handoffs) for _ in durations]
+    for s, row in enumerate(durations):
+        for j in range(len(row)):
+            ready = starts[s - 1][j] + durations[s - 1][j] + handoffs[j] if s else 0
+            starts[s][j] = max(ready, starts[s][j - 1] + row[j - 1] if j else 0)
+    return starts
 
 
 def scope_of(node: str) -> str:

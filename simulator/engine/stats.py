@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
-                                       union)
+from simulator.engine.capability import capabilities
+from simulator.engine.executor import (Placement, Result, is_attention, post_attention_start, reads_during,
+                                       scope_of, union)
 from simulator.engine.time import ClockDomain, to_s
 from simulator.memory import traffic
 
@@ -52,51 +53,82 @@ class Stats:
                              "shape": " ".join(f"{k}={v}" for k, v in ev.op.shape)})
         return pd.DataFrame(rows)
 
-    def _totals(self):
-        """Busy time per unit and per op class, bytes per memory, and action counts per unit over the run."""
+    def _totals(self, placements: list[Placement]):
+        """Busy time per unit and per op class, bytes per memory, and action counts per unit over `placements`."""
         busy: dict[str, float] = defaultdict(float)
         by_class: dict[str, float] = defaultdict(float)
         moved: dict[str, float] = defaultdict(float)
         streamed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        units = self.result.schedule.system.units
+        units, models = self.result.schedule.system.units, self.result.models
         spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         traffic_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         pim_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
-        for p, ev in self.result.timeline():
-            spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
-            by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
-            spec = units.get(ev.unit)
-            pim = getattr(spec, "type", None) == "pim"
-            if pim and spec.row_buffer == "dual":
-                pim_spans[(id(p), spec.memory)].append((ev.start_ps, ev.end_ps))
-            for mem, b in ev.cost.bytes.items():
-                moved[mem] += b
-                if not pim:
-                    traffic_spans[(id(p), mem)].append((ev.start_ps, ev.end_ps))
-                    read = ev.op.read_fraction * b
-                    streamed[mem][0] += read
-                    streamed[mem][1] += b - read
+        for p in placements:
+            for ev in p.run.events:
+                spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
+                by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
+                cap = capabilities(models.get(ev.unit))
+                if cap.pim_rows:
+                    pim_spans[(id(p), units[ev.unit].memory)].append((ev.start_ps, ev.end_ps))
+                for mem, b in ev.cost.bytes.items():
+                    moved[mem] += b
+                    if not cap.in_memory:
+                        traffic_spans[(id(p), mem)].append((ev.start_ps, ev.end_ps))
+                        read = ev.op.read_fraction * b
+                        streamed[mem][0] += read
+                        streamed[mem][1] += b - read
         for (_, unit), intervals in spans.items():
             busy[unit] += to_s(union(intervals))      # a unit is busy while any of its engines is
-        active = Activity(defaultdict(float), {u.memory: 0.0 for u in units.values()
-                                                if u.type == "pim" and u.row_buffer == "dual"})
+        active = Activity(defaultdict(float), {units[u].memory: 0.0 for u, m in models.items()
+                                                if capabilities(m).pim_rows})
         for (_, mem), intervals in traffic_spans.items():
             active.normal[mem] += to_s(union(intervals))
         for (_, mem), intervals in pim_spans.items():
             active.pim[mem] += to_s(union(intervals))
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for p in self.result.placements:
+        for p in placements:
             for unit, actions in p.run.counts.items():
                 for action, n in actions.items():
                     counts[unit][action] += n
         return busy, by_class, moved, streamed, active, counts
+
+    def device_energy(self, latency: float, placements: list[Placement]) -> dict:
+        """Energy of one device that ran `placements` (none: idle, static power and memory standby only)."""
+        _, _, moved, streamed, active, counts = self._totals(placements)
+        system = self.result.schedule.system
+        dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
+                for name, mem in system.memories.items()}
+        return self.energy(latency, moved, streamed, active, dram, counts)
+
+    def system_energy(self, latency: float) -> dict:
+        """Energy of every device of the system over the step: each tensor rank and replica of a pipeline stage as
+        the simulated shard of that stage (exact for replicas of equal batches), devices outside the plan idle;
+        `by_component` sums the devices, `by_device` and `by_group` break the total down."""
+        plan, system = self.result.schedule.plan.plan, self.result.schedule.system
+        stages = {s: self.device_energy(latency, [p for p in self.result.placements if p.device == s])
+                  for s in range(plan.pp)}
+        idle = self.device_energy(latency, [])
+        used = plan.tp * plan.pp * plan.dp
+        per_device = [stages[(d // plan.tp) % plan.pp] for d in range(used)] + [idle] * (system.devices - used)
+        by: dict[str, float] = defaultdict(float)
+        uncosted: dict[str, float] = defaultdict(float)
+        for e in per_device:
+            for k, v in e["by_component"].items():
+                by[k] += v
+            for k, v in e["uncosted"].items():
+                uncosted[k] += v
+        total = sum(e["total"] for e in per_device)
+        return {"total": total, "by_component": dict(by), "uncosted": dict(uncosted),
+                "by_group": {system.name: total},
+                "by_device": {str(d): {"total": e["total"], "by_component": e["by_component"]}
+                              for d, e in enumerate(per_device)}}
 
     def summary(self) -> dict:
         res = self.result
         sched = res.schedule
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
-        busy, by_class, moved, streamed, active, counts = self._totals()
+        busy, by_class, moved, streamed, active, counts = self._totals(res.placements)
         utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
@@ -111,7 +143,7 @@ class Stats:
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
         dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
                 for name, mem in system.memories.items()}
-        energy = self.energy(latency, moved, streamed, active, dram, counts)
+        energy = self.system_energy(latency)
         domains = [ClockDomain(u, s.clock) for u, s in system.units.items()]
         domains += [ClockDomain(n, 1 / m.tck) for n, m in system.memories.items()]
         cycles = {d.name: d.cycles(res.latency_ps) for d in domains}
@@ -121,6 +153,7 @@ class Stats:
             blocks[p.block] += to_s(p.run.duration_ps)
         layer_runs = [p.run for p in res.placements if p.block == "layer"]
         graph = sched.graph
+        graphs, plan = sched.plan, sched.plan.plan
         commands: dict[str, float] = defaultdict(float)
         for mem_counts in dram.values():
             for name, n in mem_counts.items():
@@ -154,12 +187,16 @@ class Stats:
             "pim": self.pim_activity(),
             "params": wl.model.params,
             "active_params": wl.model.active_params,
-            "flops": graph.flops,
-            "flops_by_class": {c: graph.flops_by(c) for c in ("gemm", "attention", "vector")},
+            "flops": graphs.total_flops(),
+            "flops_by_class": {c: graphs.total_flops((c,)) for c in ("gemm", "attention", "vector")},
+            "macs": graphs.total_flops(("gemm", "attention")) / 2,
+            "bytes": {k: v * plan.tp * plan.dp for k, v in moved.items()},
             "memory_footprint_bytes": {"weights": sched.footprint.weights, "kv_cache": sched.footprint.kv_cache,
                                        "capacity": system.memory_capacity},
             "layers_simulated": graph.layers,
-            "devices_used": wl.spec.tp * wl.spec.pp,
+            "devices_used": plan.tp * plan.pp * plan.dp,
+            "parallel": {"tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "ep": plan.ep,
+                         "microbatches": plan.microbatches},
             "wall_time_s": res.wall_s,
         }
 
@@ -170,7 +207,7 @@ class Stats:
         system = self.result.schedule.system
         out: dict[str, dict] = {}
         for unit, spec in system.units.items():
-            if spec.type != "pim":
+            if not capabilities(self.result.models.get(unit)).in_memory:
                 continue
             mem = system.memories[spec.memory]
             busy_ps, channels, overlapped = 0, None, 0.0
@@ -218,8 +255,8 @@ class Stats:
         host = system.mapping.get("gemm")
         clock = ClockDomain(host, system.units[host].clock) if host in system.units else ClockDomain("ps", 1e12)
         inside = [ev for ev in run.events if ev.start_ps >= lo and ev.end_ps <= hi and ev.end_ps > ev.start_ps]
-        pim = sum(ev.end_ps - ev.start_ps for ev in inside if system.units.get(ev.unit) is not None
-                  and system.units[ev.unit].type == "pim")
+        pim = sum(ev.end_ps - ev.start_ps for ev in inside
+                  if capabilities(self.result.models.get(ev.unit)).in_memory)
         comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
         work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
         exposed = union(comm + work) - union(work) if comm else 0

@@ -9,6 +9,7 @@ from simulator.errors import ConfigError
 from simulator.hardware.system import System
 from simulator.lowering.graph import OpGraph
 from simulator.lowering.ops import DTYPE_BYTES, Op
+from simulator.mapping.plan import PlanGraphs, plan_graphs
 from simulator.quantity import fmt
 from simulator.workload.spec import Workload
 
@@ -34,31 +35,45 @@ class Schedule:
     workload: Workload
     placement: dict[str, str]
     footprint: Footprint
+    plan: PlanGraphs         # every replica's micro-batch graphs (graph is replica 0's first)
 
     def unit_of(self, op: Op) -> str:
         return self.placement[op.op_class]
 
 
 def footprint(workload: Workload) -> Footprint:
-    """Per-device weights (split by tp x pp) and KV cache (each request's keys and values over its layers)."""
+    """Per-device weights (split by tp x pp; experts also by ep) and KV cache (each request's keys and values over
+    its layers) of the largest replica (dp splits the batch, the first replicas take the remainder)."""
     s, m = workload.spec, workload.model
-    weights = m.params * DTYPE_BYTES[s.dtype.weights] / (s.tp * s.pp)
+    experts = 0.0
+    if m.moe is not None:
+        experts = m.layers * m.moe.experts * (3 if m.gated_mlp else 2) * m.hidden * m.ffn
+    params = m.params - experts * (1 - 1 / s.parallel.ep)
+    weights = params * DTYPE_BYTES[s.dtype.weights] / (s.tp * s.pp)
     kv_heads = max(1, m.n_kv_heads // s.tp)
     per_token = 2 * kv_heads * m.d_head * DTYPE_BYTES[s.dtype.kv] * workload.layers / s.pp
-    tokens = float(workload.kv_lens.sum())
+    dp = s.parallel.dp
+    tokens = float(workload.kv_lens[: -(-len(workload.kv_lens) // dp)].sum()) if dp > 1 else \
+        float(workload.kv_lens.sum())
     if s.phase == "mixed":
         tokens += s.prompt_len + s.chunk_len
     return Footprint(weights, tokens * per_token)
 
 
-def map_graph(graph: OpGraph, system: System, workload: Workload) -> Schedule:
-    """Check that the system can run the workload and place every op."""
+def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGraphs | None = None) -> Schedule:
+    """Check that the system can run the workload and place every op; `plan` holds every replica's micro-batch
+    graphs (lowered here when not given and the plan has more than one)."""
     s = workload.spec
-    needed = s.tp * s.pp
+    p = s.parallel
+    needed = p.tp * p.pp * p.dp
     if needed > system.devices:
-        raise ConfigError(f"tp x pp = {needed} devices but {system.name} has {system.devices} "
-                          f"(set hw.devices or lower tp/pp)", file=str(workload.path), key="tp")
-    used = {op.op_class for op, _ in graph.ops()}
+        raise ConfigError(f"tp x pp x dp = {needed} devices but {system.name} has {system.devices}; allowed: at "
+                          f"most {system.devices} (set hw.devices or lower the plan)", file=str(workload.path),
+                          key="parallel")
+    if plan is None:
+        plan = (plan_graphs(workload) if p.dp * p.ep * p.microbatches > 1 else
+                PlanGraphs(p, [[workload]], [[graph]]))
+    used = {op.op_class for g in plan.graphs[0] for op, _ in g.ops()}
     if graph.handoff is not None:
         used.add("collective")
     for op_class in sorted(used):
@@ -74,4 +89,4 @@ def map_graph(graph: OpGraph, system: System, workload: Workload) -> Schedule:
             f"KV cache per device, more than the {fmt(system.memory_capacity, 'size')} of memory of a "
             f"'{system.name}' device; raise tp/pp, lower the batch or the context, or use a smaller dtype",
             file=str(workload.path), key="model")
-    return Schedule(graph, system, workload, dict(system.mapping), fp)
+    return Schedule(graph, system, workload, dict(system.mapping), fp, plan)
