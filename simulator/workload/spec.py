@@ -171,12 +171,16 @@ def build_workload(doc: Document) -> Workload:
 
 def _overridden_plan(doc: Document) -> Any:
     """A `--set` of tp/pp (top-level or under parallel) sets both places, so it overrides the file's value."""
-    data = doc.data
-    for key in ("tp", "pp"):
-        for given, other in ((key, f"parallel.{key}"), (f"parallel.{key}", key)):
-            if given in doc.overrides and other not in doc.overrides and isinstance(data, dict):
-                data = {**data, key: doc.overrides[given],
-                        "parallel": {**(data.get("parallel") or {}), key: doc.overrides[given]}}
+    data, given = doc.data, {}
+    for key, value in doc.overrides.items():
+        if key in ("tp", "pp"):
+            given[key] = value
+        elif key in ("parallel.tp", "parallel.pp"):
+            given[key.split(".")[1]] = value
+        elif key == "parallel" and isinstance(value, dict):
+            given.update({k: v for k, v in value.items() if k in ("tp", "pp")})
+    if given and isinstance(data, dict) and isinstance(data.get("parallel") or {}, dict):
+        data = {**data, **given, "parallel": {**(data.get("parallel") or {}), **given}}
     return data
 
 
