@@ -61,8 +61,10 @@ def test_multi_unit_trace_has_a_track_per_unit_engine(cli, tmp_path):
     trace = json.loads((out / "trace.json").read_text())
     tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
     assert tracks == {"npu", "npu.vector", "pim", "link"}          # the NPU's vector units have their own track
-    for tid in {e["tid"] for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time on a track
-        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == tid)
+    assert {e["pid"] for e in trace["traceEvents"] if e["ph"] == "X"} == {0, 1, 2, 3}   # one process per TP rank
+    for track in {(e["pid"], e["tid"]) for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"]
+                       if e["ph"] == "X" and (e["pid"], e["tid"]) == track)
         assert all(b[0] >= a[1] - 1e-6 for a, b in zip(spans, spans[1:]))
 
 

@@ -1,5 +1,6 @@
-"""Chrome/Perfetto trace: one process per device, one track (thread) per unit engine (`npu`, `npu.vector`), one
-complete event per op."""
+"""Chrome/Perfetto trace: one process per device of the plan (each tensor rank and replica of a pipeline stage shows
+that stage's simulated shard), one track (thread) per unit engine (`npu`, `npu.vector`) and one for the link (the
+collectives and pipeline handoffs the device takes part in), one complete event per op."""
 
 from __future__ import annotations
 
@@ -8,22 +9,27 @@ from simulator.engine.executor import Result
 
 def chrome_trace(result: Result) -> dict:
     """The trace as a JSON-able dict (`{"traceEvents": [...]}`); times in microseconds."""
+    plan = result.schedule.plan
+    p = plan.plan
     units = sorted({_track(ev) for _, ev in result.timeline()})
     tid = {u: i + 1 for i, u in enumerate(units)}
-    devices = sorted({p.device for p in result.placements})
+    stages = sorted({pl.device for pl in result.placements})
+    pids = {s: [(plan.device(r, s, k), r, k) for r in range(p.dp) for k in range(p.tp)] for s in stages}
     events: list[dict] = []
-    for d in devices:
-        events.append({"ph": "M", "name": "process_name", "pid": d, "args": {"name": f"device {d}"}})
-        for u in units:
-            events.append({"ph": "M", "name": "thread_name", "pid": d, "tid": tid[u], "args": {"name": u}})
-    for p, ev in result.timeline():
-        label = f"L{p.index}" if p.block == "layer" else p.block
-        events.append({
-            "name": ev.name, "cat": ev.op.kind, "ph": "X", "pid": p.device, "tid": tid[_track(ev)],
-            "ts": (p.start_ps + ev.start_ps) / 1e6, "dur": (ev.end_ps - ev.start_ps) / 1e6,
-            "args": {"block": label, "bound": ev.cost.bound, "flops": ev.op.flops, "bytes": ev.op.bytes,
-                     "shape": dict(ev.op.shape)},
-        })
+    for s in stages:
+        for pid, r, k in pids[s]:
+            events.append({"ph": "M", "name": "process_name", "pid": pid,
+                           "args": {"name": f"device {pid} (replica {r}, stage {s}, tensor rank {k})"}})
+            events.append({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}})
+            for u in units:
+                events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid[u], "args": {"name": u}})
+    for pl, ev in result.timeline():
+        label = f"L{pl.index}" if pl.block == "layer" else pl.block
+        span = {"name": ev.name, "cat": ev.op.kind, "ph": "X", "tid": tid[_track(ev)],
+                "ts": (pl.start_ps + ev.start_ps) / 1e6, "dur": (ev.end_ps - ev.start_ps) / 1e6,
+                "args": {"block": label, "micro_batch": pl.micro, "bound": ev.cost.bound, "flops": ev.op.flops,
+                         "bytes": ev.op.bytes, "shape": dict(ev.op.shape)}}
+        events.extend({**span, "pid": pid} for pid, _, _ in pids[pl.device])
     return {"traceEvents": events, "displayTimeUnit": "ns",
             "otherData": {"system": result.schedule.system.name, "workload": result.schedule.workload.spec.name}}
 
