@@ -96,12 +96,18 @@ class Executor:
 
     def cost(self, op: Op, unit: str) -> OpCost:
         if not self.memoise:
-            return self.models[unit].cost(op)
+            return self._cost(op, unit)
         key = (unit, op.key())
         found = self._costs.get(key)
         if found is None:
-            found = self._costs[key] = self.models[unit].cost(op)
+            found = self._costs[key] = self._cost(op, unit)
         return found
+
+    def _cost(self, op: Op, unit: str) -> OpCost:
+        """The unit's cost of `op`, with its remotely homed tensors read over their path (mapping.homes)."""
+        cost = self.models[unit].cost(op)
+        homes = self.schedule.homes
+        return homes.adjust(op, unit, cost) if homes is not None else cost
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         """Simulate one block; where PIM work overlaps other units' traffic on its memory, simulate it again with

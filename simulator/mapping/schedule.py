@@ -3,12 +3,14 @@ the model's weights and KV cache fit in each device's memory."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from simulator.errors import ConfigError
+from simulator.errors import ConfigError, allowed, did_you_mean
+from simulator.hardware.registry import lookup
 from simulator.hardware.system import System
 from simulator.lowering.graph import OpGraph
-from simulator.lowering.ops import DTYPE_BYTES, Op
+from simulator.lowering.ops import DTYPE_BYTES, KINDS, Op
+from simulator.mapping.homes import Homes, Path, check_capacity
 from simulator.mapping.plan import PlanGraphs, plan_graphs
 from simulator.quantity import fmt
 from simulator.workload.spec import Workload
@@ -37,8 +39,23 @@ class Schedule:
     footprint: Footprint
     plan: PlanGraphs         # every replica's micro-batch graphs (graph is replica 0's first)
 
+    rules: dict[str, str] = field(default_factory=dict)   # workload placement.ops: kind/class[, phase] -> unit
+    homes: Homes | None = None                           # workload placement.homes: tensors in remote memories
+
     def unit_of(self, op: Op) -> str:
+        """The unit of the most specific rule: phase and kind, kind, phase and class, class; else the system's."""
+        if self.rules:
+            phase = phase_of(op, self.workload.spec.phase)
+            for key in (f"{phase}.{op.kind}", op.kind, f"{phase}.{op.op_class}", op.op_class):
+                if key in self.rules:
+                    return self.rules[key]
         return self.placement[op.op_class]
+
+
+def phase_of(op: Op, phase: str) -> str:
+    """Attention with one query per request is decode, with more prefill; other ops take the workload's phase."""
+    q = op.dims.get("q_len")
+    return phase if q is None else ("decode" if q == 1 else "prefill")
 
 
 def footprint(workload: Workload) -> Footprint:
@@ -73,6 +90,7 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
     if plan is None:
         plan = (plan_graphs(workload) if p.dp * p.ep * p.microbatches > 1 else
                 PlanGraphs(p, [[workload]], [[graph]]))
+    rules = placement_rules(system, workload)
     used = {op.op_class for g in plan.graphs[0] for op, _ in g.ops()}
     if graph.handoff is not None:
         used.add("collective")
@@ -83,10 +101,51 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
                               f"(add a unit that serves them, or an interconnect for collectives)",
                               file=str(system.path), key="device.units")
     fp = footprint(workload)
-    if fp.total > system.memory_capacity:
+    homes = workload.spec.placement.homes
+    if homes:
+        held = {"weights": fp.weights, "kv_cache": fp.kv_cache}
+        check_capacity(homes, system.memories, held, sum(v for k, v in held.items() if k not in homes),
+                       str(workload.path))
+    elif fp.total > system.memory_capacity:
         raise ConfigError(
             f"{workload.model.name} needs {fmt(fp.weights, 'size')} of weights + {fmt(fp.kv_cache, 'size')} of "
             f"KV cache per device, more than the {fmt(system.memory_capacity, 'size')} of memory of a "
             f"'{system.name}' device; raise tp/pp, lower the batch or the context, or use a smaller dtype",
             file=str(workload.path), key="model")
-    return Schedule(graph, system, workload, dict(system.mapping), fp, plan)
+    return Schedule(graph, system, workload, dict(system.mapping), fp, plan, rules, remote_homes(system, homes))
+
+
+def remote_homes(system: System, homes: dict[str, str]) -> Homes | None:
+    """Each unit's path to each home memory: a memory of the device itself, read at its own bandwidth."""
+    if not homes:
+        return None
+    units = {u: spec.memory for u, spec in system.units.items()}
+    paths = {(u, h): Path(float("inf"), 0.0, None) for u in units for h in set(homes.values())}
+    return Homes(dict(homes), dict(system.memories), units, paths)
+
+
+PHASES = ("prefill", "decode", "mixed")
+
+
+def placement_rules(system: System, workload: Workload) -> dict[str, str]:
+    """The workload's `placement.ops`, checked: a known op kind or class (optionally after a phase) on a unit of
+    the system that serves that class."""
+    file = str(workload.path)
+    classes = sorted(set(KINDS.values()))
+    for key, unit in workload.spec.placement.ops.items():
+        where = f"placement.ops.{key}"
+        phase, _, what = key.rpartition(".")
+        if phase and phase not in PHASES:
+            raise ConfigError(f"unknown phase '{phase}'; {allowed(PHASES)}", file=file, key=where)
+        if what not in KINDS and what not in classes:
+            names = set(classes) | set(KINDS)
+            raise ConfigError(f"unknown op kind or class '{what}'{did_you_mean(what, names)}; {allowed(names)}",
+                              file=file, key=where)
+        if unit not in system.units:
+            raise ConfigError(f"unknown unit '{unit}'; {allowed(system.units)}", file=file, key=where)
+        op_class = KINDS.get(what, what)
+        served = lookup(system.units[unit].type, file=file, key=where).serves
+        if op_class not in served:
+            raise ConfigError(f"unit '{unit}' ({system.units[unit].type}) cannot run {op_class} ops; allowed: a unit "
+                              f"that serves {op_class}", file=file, key=where)
+    return dict(workload.spec.placement.ops)

@@ -54,6 +54,15 @@ class Parallel(Spec):
                                                       "(0: uniform)")
 
 
+class Placement(Spec):
+    """Where ops run and tensors live, beyond the system's op-class mapping."""
+
+    ops: dict[str, str] = Field(default_factory=dict, description="op kind or class, optionally after a phase "
+                                "('decode.attention', 'softmax') -> unit")
+    homes: dict[Literal["weights", "kv_cache"], str] = Field(
+        default_factory=dict, description="tensor -> the memory that holds it (default: the unit's own memory)")
+
+
 class WorkloadSpec(Spec):
     version: int = 1
     kind: Literal["workload"] = "workload"
@@ -71,6 +80,7 @@ class WorkloadSpec(Spec):
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     parallel: Parallel = Parallel()
+    placement: Placement = Placement()
     dtype: DTypes = DTypes()
     implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
     scope: Literal["model", "layers"] = Field(
