@@ -172,6 +172,11 @@ class Stats:
         }
         if layer_runs:
             stages.update(self.layer_phases(layer_runs[0]))
+        busy_stage = [to_s(sum(p.run.duration_ps for p in res.placements if p.device == s and p.block != "handoff"))
+                      for s in range(plan.pp)]
+        pipeline = {"stage_busy_s": busy_stage,
+                    "bubble_fraction": 1 - sum(busy_stage) / (plan.pp * latency) if latency else 0.0,
+                    "steady_throughput_tokens_per_s": tokens / max(busy_stage) if max(busy_stage) else 0.0}
         return {
             "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
             "level": res.level, "latency_s": latency,
@@ -183,6 +188,7 @@ class Stats:
             "bandwidth": bandwidth,
             "utilisation": utilisation,
             "stages": stages,
+            "pipeline": pipeline,
             "commands": dict(commands),
             "pim": self.pim_activity(),
             "params": wl.model.params,

@@ -1,0 +1,1 @@
+"""Studies: reports and sweeps built only on the public API (simulate)."""
