@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, memtrace, noc, list, show, regress (see README.md).
+"""The `simulate` command: run, op, memtrace, noc, collective, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -176,6 +176,10 @@ def parser() -> argparse.ArgumentParser:
     nc.add_argument("--injection-rate", type=float, default=0.01, help="packets per node per cycle")
     nc.add_argument("--json", action="store_true")
     nc.set_defaults(func=cmd_noc)
+
+    from simulator.network.cli_collective import register as register_collective
+
+    register_collective(sub)
 
     ls = sub.add_parser("list", help="list shipped hardware, workloads and models")
     ls.set_defaults(func=cmd_list)
