@@ -68,9 +68,9 @@ def test_pipeline_starts_fill_and_drain():
     """Equal stages of D with no handoff: m micro-batches through p stages take (p + m - 1) D; stage s starts
     micro-batch j at (s + j) D."""
     p, m, d = 4, 3, 10
-    starts = pipeline_starts([[d] * m for _ in range(p)], [0] * m)
+    starts = pipeline_starts([[d] * m for _ in range(p)], [[0] * (p - 1)] * m)
     assert starts == [[(s + j) * d for j in range(m)] for s in range(p)]
-    handoff = pipeline_starts([[d] * m for _ in range(p)], [2] * m)
+    handoff = pipeline_starts([[d] * m for _ in range(p)], [[2] * (p - 1)] * m)
     assert handoff[-1][-1] + d == (p + m - 1) * d + (p - 1) * 2
 
 
@@ -115,7 +115,7 @@ def test_idle_devices_count_their_static_power():
     """One device of eight used: the other seven add static power and memory standby over the step."""
     one = run(LLAMA).summary
     eight = run(LLAMA, "hw.devices=8").summary
-    idle = eight["energy_j"]["by_device"]["7"]["total"]
+    idle = eight["energy_j"]["by_device"]["device.7"]["total"]
     assert idle > 0 and eight["energy_j"]["total"] == pytest.approx(one["energy_j"]["total"] + 7 * idle, rel=1e-9)
 
 

@@ -25,6 +25,7 @@ from simulator.engine.component import Component
 from simulator.engine.cost import OpCost
 from simulator.engine.time import to_ps
 from simulator.lowering.ops import Op, shape
+from simulator.mapping.comm import PlanComm
 from simulator.mapping.schedule import Schedule
 from simulator.npu.dma import dram_stream_bandwidth
 
@@ -92,6 +93,8 @@ class Executor:
         self.memoise = memoise
         self.progress = progress
         self.models = schedule.system.models(self.level)
+        self.comm = PlanComm(schedule.system.topology, schedule.plan.plan,
+                             schedule.workload.spec.schedule.congestion_aware)
         self._costs: dict[tuple, OpCost] = {}
 
     def cost(self, op: Op, unit: str) -> OpCost:
@@ -104,7 +107,10 @@ class Executor:
         return found
 
     def _cost(self, op: Op, unit: str) -> OpCost:
-        """The unit's cost of `op`, with its remotely homed tensors read over their path (mapping.homes)."""
+        """The unit's cost of `op` (a collective over its plan's devices, stage 0's for those inside a layer), with
+        its remotely homed tensors read over their path (mapping.homes)."""
+        if op.op_class == "collective":
+            return self.comm.cost(op)
         cost = self.models[unit].cost(op)
         homes = self.schedule.homes
         return homes.adjust(op, unit, cost) if homes is not None else cost
@@ -271,7 +277,7 @@ class Executor:
                 if self.progress:
                     self.progress(index, graph.layers)
             if device < len(stages) - 1 and graph.handoff is not None:
-                hand = self._handoff(graph.handoff)
+                hand = self._handoff(graph.handoff, device)
                 out.append(Placement("handoff", device, device, now, hand))
                 now += hand.duration_ps
         return out
@@ -285,11 +291,11 @@ class Executor:
         for g in graphs:
             layer = self.run_block("layer", g.layer)
             runs.append((self.run_block("prologue", g.prologue), layer, self.run_block("epilogue", g.epilogue),
-                         self._handoff(g.handoff) if g.handoff is not None and last else None))
+                         [self._handoff(g.handoff, s) for s in range(last)] if g.handoff is not None else []))
         durations = [[(runs[j][0].duration_ps if s == 0 else 0) + n * runs[j][1].duration_ps
                       + (runs[j][2].duration_ps if s == last else 0) for j in range(len(graphs))]
                      for s, n in enumerate(stages)]
-        handoffs = [r[3].duration_ps if r[3] is not None else 0 for r in runs]
+        handoffs = [[h.duration_ps for h in r[3]] for r in runs]
         starts = pipeline_starts(durations, handoffs)
         out: list[Placement] = []
         first = [sum(stages[:s]) for s in range(len(stages))]
@@ -305,8 +311,8 @@ class Executor:
                     t += run.duration_ps
                 if s == last:
                     out.append(Placement("epilogue", 0, s, t, epi, j))
-                elif hand is not None:
-                    out.append(Placement("handoff", s, s, starts[s][j] + durations[s][j], hand, j))
+                elif hand:
+                    out.append(Placement("handoff", s, s, starts[s][j] + durations[s][j], hand[s], j))
         if self.progress:
             self.progress(graphs[0].layers, graphs[0].layers)
         return out
@@ -325,19 +331,21 @@ class Executor:
             self.progress(graph.layers, graph.layers)
         return out
 
-    def _handoff(self, op: Op) -> BlockRun:
-        cost = self.cost(op, "link")
+    def _handoff(self, op: Op, stage: int) -> BlockRun:
+        """The activations' send from `stage` to the next over the path between their devices."""
+        cost = self.comm.cost(op, stage)
         dur = to_ps(cost.time_s)
         return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)], {"link": dict(cost.counts)})
 
 
-def pipeline_starts(durations: list[list[int]], handoffs: list[int]) -> list[list[int]]:
-    """Start of micro-batch j on stage s: start[s][j] = max(end[s][j - 1], end[s - 1][j] + handoff[j]), from
-    durations[s][j] (a forward-only GPipe schedule; the last stage's last end is the step's latency)."""
+def pipeline_starts(durations: list[list[int]], handoffs: list[list[int]]) -> list[list[int]]:
+    """Start of micro-batch j on stage s: start[s][j] = max(end[s][j - 1], end[s - 1][j] + handoff[j][s - 1]),
+    from durations[s][j] and the handoff of micro-batch j from stage s - 1 to s (a forward-only GPipe schedule;
+    the last stage's last end is the step's latency)."""
     starts = [[0] * len(handoffs) for _ in durations]
     for s, row in enumerate(durations):
         for j in range(len(row)):
-            ready = starts[s - 1][j] + durations[s - 1][j] + handoffs[j] if s else 0
+            ready = starts[s - 1][j] + durations[s - 1][j] + handoffs[j][s - 1] if s else 0
             starts[s][j] = max(ready, starts[s][j - 1] + row[j - 1] if j else 0)
     return starts
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,13 +54,24 @@ class Stats:
                              "shape": " ".join(f"{k}={v}" for k, v in ev.op.shape)})
         return pd.DataFrame(rows)
 
+    def _unit(self, key: str) -> tuple[str, Any]:
+        """(prefix, spec) of a unit key: a unit of the first group ('gpu') or of another ('pim.pim'); the link has
+        no spec."""
+        system = self.result.schedule.system
+        if key in system.units:
+            return "", system.units[key]
+        group, _, unit = key.partition(".")
+        if group in system.groups and unit in system.groups[group].units:
+            return f"{group}.", system.groups[group].units[unit]
+        return "", None
+
     def _totals(self, placements: list[Placement]):
         """Busy time per unit and per op class, bytes per memory, and action counts per unit over `placements`."""
         busy: dict[str, float] = defaultdict(float)
         by_class: dict[str, float] = defaultdict(float)
         moved: dict[str, float] = defaultdict(float)
         streamed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        units, models = self.result.schedule.system.units, self.result.models
+        models = self.result.models
         spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         traffic_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         pim_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
@@ -69,7 +81,8 @@ class Stats:
                 by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
                 cap = capabilities(models.get(ev.unit))
                 if cap.pim_rows:
-                    pim_spans[(id(p), units[ev.unit].memory)].append((ev.start_ps, ev.end_ps))
+                    prefix, spec = self._unit(ev.unit)
+                    pim_spans[(id(p), prefix + spec.memory)].append((ev.start_ps, ev.end_ps))
                 for mem, b in ev.cost.bytes.items():
                     moved[mem] += b
                     if not cap.in_memory:
@@ -79,8 +92,12 @@ class Stats:
                         streamed[mem][1] += b - read
         for (_, unit), intervals in spans.items():
             busy[unit] += to_s(union(intervals))      # a unit is busy while any of its engines is
-        active = Activity(defaultdict(float), {units[u].memory: 0.0 for u, m in models.items()
-                                                if capabilities(m).pim_rows})
+        pim_memories = {}
+        for key, model in models.items():
+            if capabilities(model).pim_rows:
+                prefix, spec = self._unit(key)
+                pim_memories[prefix + spec.memory] = 0.0
+        active = Activity(defaultdict(float), pim_memories)
         for (_, mem), intervals in traffic_spans.items():
             active.normal[mem] += to_s(union(intervals))
         for (_, mem), intervals in pim_spans.items():
@@ -92,36 +109,43 @@ class Stats:
                     counts[unit][action] += n
         return busy, by_class, moved, streamed, active, counts
 
-    def device_energy(self, latency: float, placements: list[Placement]) -> dict:
-        """Energy of one device that ran `placements` (none: idle, static power and memory standby only)."""
+    def device_energy(self, latency: float, placements: list[Placement], group: str | None = None) -> dict:
+        """Energy of one device of `group` (default: the first) that ran the events of `placements` on its units
+        (none: idle, static power and memory standby only)."""
         _, _, moved, streamed, active, counts = self._totals(placements)
-        system = self.result.schedule.system
-        dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
-                for name, mem in system.memories.items()}
-        return self.energy(latency, moved, streamed, active, dram, counts)
+        return self.energy(latency, moved, streamed, active, counts, group)
 
     def system_energy(self, latency: float) -> dict:
         """Energy of every device of the system over the step: each tensor rank and replica of a pipeline stage as
-        the simulated shard of that stage (exact for replicas of equal batches), devices outside the plan idle;
-        `by_component` sums the devices, `by_device` and `by_group` break the total down."""
-        plan, system = self.result.schedule.plan.plan, self.result.schedule.system
-        stages = {s: self.device_energy(latency, [p for p in self.result.placements if p.device == s])
-                  for s in range(plan.pp)}
-        idle = self.device_energy(latency, [])
+        the simulated shard of that stage (exact for replicas of equal batches); a group that runs placed ops
+        (`placement.ops` to 'group.unit') pairs its device i with the plan's device i; other devices idle.
+        `by_component` sums the devices, `by_group` and `by_device` ('group.index') break the total down."""
+        sched = self.result.schedule
+        plan, system = sched.plan.plan, sched.system
         used = plan.tp * plan.pp * plan.dp
-        per_device = [stages[(d // plan.tp) % plan.pp] for d in range(used)] + [idle] * (system.devices - used)
+        placed = {key.partition(".")[0] for key in self.result.models if self._unit(key)[0]}
+        stage_of = [(d // plan.tp) % plan.pp for d in range(used)]
+        per_device: dict[str, dict] = {}
+        for n, (name, grp) in enumerate(system.groups.items()):
+            busy = n == 0 or name in placed
+            stages = {s: self.device_energy(latency, [p for p in self.result.placements if p.device == s], name)
+                      for s in range(plan.pp)} if busy else {}
+            idle = self.device_energy(latency, [], name)
+            for i in range(grp.count):
+                per_device[f"{name}.{i}"] = stages[stage_of[i]] if busy and i < used else idle
         by: dict[str, float] = defaultdict(float)
         uncosted: dict[str, float] = defaultdict(float)
-        for e in per_device:
+        by_group: dict[str, float] = defaultdict(float)
+        for dev, e in per_device.items():
+            by_group[dev.rsplit(".", 1)[0]] += e["total"]
             for k, v in e["by_component"].items():
                 by[k] += v
             for k, v in e["uncosted"].items():
                 uncosted[k] += v
-        total = sum(e["total"] for e in per_device)
-        return {"total": total, "by_component": dict(by), "uncosted": dict(uncosted),
-                "by_group": {system.name: total},
-                "by_device": {str(d): {"total": e["total"], "by_component": e["by_component"]}
-                              for d, e in enumerate(per_device)}}
+        return {"total": sum(by_group.values()), "by_component": dict(by), "uncosted": dict(uncosted),
+                "by_group": dict(by_group),
+                "by_device": {d: {"total": e["total"], "by_component": e["by_component"]}
+                              for d, e in per_device.items()}}
 
     def summary(self) -> dict:
         res = self.result
@@ -275,29 +299,43 @@ class Stats:
                 "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
 
     def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]], active: Activity,
-               dram: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict:
+               counts: dict[str, dict[str, float]], group: str | None = None) -> dict:
+        """One device of `group`: its units' counts x table + static power, its memories' commands and standby,
+        the device's own static power, and the link energy its units' transfers carry (`link.energy_j`)."""
         system = self.result.schedule.system
+        first = next(iter(system.groups))
+        name = group or first
+        grp = system.groups[name]
+        prefix = "" if name == first else f"{name}."
+        keys = [prefix + u for u in grp.units] + (["link"] if name == first else [])
         by: dict[str, float] = {}
         uncosted: dict[str, float] = {}
-        for unit, spec in system.units.items():
-            table = energy_table(self.result.models.get(unit), spec)
+        for unit, spec in grp.units.items():
+            key = prefix + unit
+            table = energy_table(self.result.models.get(key), spec)
             dyn = 0.0
-            for action, n in counts.get(unit, {}).items():
+            for action, n in counts.get(key, {}).items():
+                if action.startswith("link."):
+                    continue
                 if action in table:
                     dyn += n * table[action]
                 else:
-                    uncosted[f"{unit}.{action}"] = n
-            by[unit] = dyn + spec.static_power * latency
-        for name, mem in system.memories.items():
+                    uncosted[f"{key}.{action}"] = n
+            by[key] = dyn + spec.static_power * latency
+        for mem_name, mem in grp.memories.items():
+            key = prefix + mem_name
             if mem.timing is not None:
-                by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency,
-                                          active.normal.get(name, 0.0), active.pim.get(name))
+                rd, wr = streamed.get(key, (0.0, 0.0))
+                by[key] = traffic.energy(mem, traffic.commands(mem, rd, wr, latency), 8 * (rd + wr), latency,
+                                         active.normal.get(key, 0.0), active.pim.get(key))
             else:
-                by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
-        if system.link is not None:
-            by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
+                by[key] = moved.get(key, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
+        if grp.static_power:
+            by[prefix + "device_static"] = grp.static_power * latency
+        link = sum(counts.get(k, {}).get("link.energy_j", 0.0) for k in keys)   # every hop's bits (mapping.comm)
+        if system.link is not None or link:
+            by[prefix + "link"] = link
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
-
 
 
 def energy_table(model, spec) -> dict[str, float]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from simulator.lowering.graph import OpGraph
+from simulator.mapping.comm import device_index
 from simulator.lowering.transformer import Shard, lower
 from simulator.workload.spec import Parallel, Workload
 
@@ -40,7 +41,7 @@ class PlanGraphs:
         return self.plan.tp * self.plan.pp * self.plan.dp
 
     def device(self, replica: int, stage: int, rank: int = 0) -> int:
-        return (replica * self.plan.pp + stage) * self.plan.tp + rank
+        return device_index(self.plan, replica, stage, rank)
 
     def stage_flops(self, replica: int, stage: int, op_classes: tuple[str, ...] | None = None) -> float:
         """FLOPs one device of `stage` of `replica` executes over the step (all its micro-batches)."""

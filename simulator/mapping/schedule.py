@@ -82,11 +82,12 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
     graphs (lowered here when not given and the plan has more than one)."""
     s = workload.spec
     p = s.parallel
-    needed = p.tp * p.pp * p.dp
-    if needed > system.devices:
-        raise ConfigError(f"tp x pp x dp = {needed} devices but {system.name} has {system.devices}; allowed: at "
-                          f"most {system.devices} (set hw.devices or lower the plan)", file=str(workload.path),
-                          key="parallel")
+    needed, first = p.tp * p.pp * p.dp, system.first
+    if needed > first.count:
+        where = f"{system.name} has {first.count}" if len(system.groups) == 1 else \
+            f"group '{first.name}' of {system.name} has {first.count}"
+        raise ConfigError(f"tp x pp x dp = {needed} devices but {where}; allowed: at most {first.count} (set "
+                          f"hw.devices or lower the plan)", file=str(workload.path), key="parallel")
     if plan is None:
         plan = (plan_graphs(workload) if p.dp * p.ep * p.microbatches > 1 else
                 PlanGraphs(p, [[workload]], [[graph]]))

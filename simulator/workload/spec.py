@@ -40,6 +40,9 @@ class Schedule(Spec):
         False, description="NeuPIMs sub-batch interleaving (decode, per-request attention): split the batch in two "
                            "halves per KV channel and overlap one half's attention (PIM) with the other half's "
                            "GEMMs (NPU); each half re-reads the layer's weights")
+    congestion_aware: bool = Field(
+        False, description="collectives of concurrent device groups share links max-min fairly (else alpha-beta of "
+                           "one group)")
 
 
 class Parallel(Spec):
