@@ -93,6 +93,9 @@ class Executor:
         self.memoise = memoise
         self.progress = progress
         self.models = schedule.system.models(self.level)
+        for key in sorted(schedule.remote.keys if schedule.remote is not None else ()):
+            group, _, unit = key.partition(".")
+            self.models[key] = schedule.system.model(unit, self.level, group)
         self.comm = PlanComm(schedule.system.topology, schedule.plan.plan,
                              schedule.workload.spec.schedule.congestion_aware)
         self._costs: dict[tuple, OpCost] = {}
@@ -111,9 +114,14 @@ class Executor:
         its remotely homed tensors read over their path (mapping.homes)."""
         if op.op_class == "collective":
             return self.comm.cost(op)
-        cost = self.models[unit].cost(op)
+        cost = self._placed(op, unit, self.models[unit].cost(op))
         homes = self.schedule.homes
         return homes.adjust(op, unit, cost) if homes is not None else cost
+
+    def _placed(self, op: Op, unit: str, cost: OpCost) -> OpCost:
+        """An op on another group's unit: on that device, with its activations' round trip (mapping.remote)."""
+        remote = self.schedule.remote
+        return remote.adjust(op, unit, cost) if remote is not None else cost
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         """Simulate one block; where PIM work overlaps other units' traffic on its memory, simulate it again with
@@ -137,8 +145,8 @@ class Executor:
         for unit, model in self.models.items():
             if not hasattr(type(model), "contention"):
                 continue
-            mem_name = system.units[unit].memory
-            mem = system.memories[mem_name]
+            mem_name = self.schedule.memory_key(unit)
+            mem = self.schedule.memory_of(unit)
             pim = [ev for ev in run.events if ev.unit == unit and ev.end_ps > ev.start_ps]
             others = [ev for ev in run.events if ev.unit != unit and ev.cost.bytes.get(mem_name)
                       and ev.end_ps > ev.start_ps and any(_overlap(ev, p) for p in pim)]
@@ -184,9 +192,9 @@ class Executor:
             unit = sched.unit_of(op)
             members = graph.nodes[node].get("members")
             if members:
-                memory = sched.system.memories[sched.system.units[unit].memory]
-                cost = self.models[unit].stage(members, sched.workload.channels,
-                                               start_cycle=env.now * 1e-12 / memory.tck)
+                memory = sched.memory_of(unit)
+                cost = self._placed(op, unit, self.models[unit].stage(members, sched.workload.channels,
+                                                                      start_cycle=env.now * 1e-12 / memory.tck))
             else:
                 cost = self.cost(op, unit)
             if node in stretch:

@@ -12,6 +12,8 @@ from simulator.lowering.graph import OpGraph
 from simulator.lowering.ops import DTYPE_BYTES, KINDS, Op
 from simulator.mapping.homes import Homes, Path, check_capacity
 from simulator.mapping.plan import PlanGraphs, plan_graphs
+from simulator.mapping.remote import RemoteUnits
+from simulator.memory.spec import MemorySpec
 from simulator.quantity import fmt
 from simulator.workload.spec import Workload
 
@@ -41,6 +43,21 @@ class Schedule:
 
     rules: dict[str, str] = field(default_factory=dict)   # workload placement.ops: kind/class[, phase] -> unit
     homes: Homes | None = None                           # workload placement.homes: tensors in remote memories
+    remote: RemoteUnits | None = None                    # units of other groups that placed ops run on
+
+    def memory_key(self, unit: str) -> str:
+        """The name under which a unit's memory traffic is counted ('hbm', or 'pim.hbm' for a placed group)."""
+        group, dot, name = unit.partition(".")
+        if dot and group in self.system.groups and name in self.system.groups[group].units:
+            return f"{group}.{self.system.groups[group].units[name].memory}"
+        return self.system.units[unit].memory
+
+    def memory_of(self, unit: str) -> MemorySpec:
+        group, dot, name = unit.partition(".")
+        if dot and group in self.system.groups and name in self.system.groups[group].units:
+            grp = self.system.groups[group]
+            return grp.memories[grp.units[name].memory]
+        return self.system.memories[self.system.units[unit].memory]
 
     def unit_of(self, op: Op) -> str:
         """The unit of the most specific rule: phase and kind, kind, phase and class, class; else the system's."""
@@ -103,6 +120,15 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
                               file=str(system.path), key="device.units")
     fp = footprint(workload)
     homes = workload.spec.placement.homes
+    placed = sorted({u for u in rules.values() if u not in system.units})
+    kv_group = _kv_group(rules, system)
+    if kv_group is not None:      # attention placed on another group: the KV cache lives there
+        cap = system.groups[kv_group].memory_capacity
+        if fp.kv_cache > cap:
+            raise ConfigError(f"{fmt(fp.kv_cache, 'size')} of KV cache per device is more than the "
+                              f"{fmt(cap, 'size')} of a '{kv_group}' device; allowed: at most {fmt(cap, 'size')} "
+                              f"(raise tp/pp/dp or lower the batch)", file=str(workload.path), key="placement.ops")
+        fp = Footprint(fp.weights, 0.0)
     if homes:
         held = {"weights": fp.weights, "kv_cache": fp.kv_cache}
         check_capacity(homes, system.memories, held, sum(v for k, v in held.items() if k not in homes),
@@ -113,7 +139,18 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
             f"KV cache per device, more than the {fmt(system.memory_capacity, 'size')} of memory of a "
             f"'{system.name}' device; raise tp/pp, lower the batch or the context, or use a smaller dtype",
             file=str(workload.path), key="model")
-    return Schedule(graph, system, workload, dict(system.mapping), fp, plan, rules, remote_homes(system, homes))
+    remote = RemoteUnits(frozenset(placed), system.topology, system.topology.devices[0]) if placed else None
+    return Schedule(graph, system, workload, dict(system.mapping), fp, plan, rules, remote_homes(system, homes),
+                    remote)
+
+
+def _kv_group(rules: dict[str, str], system: System) -> str | None:
+    """The other group that attention ops are placed on, if any."""
+    for key, unit in rules.items():
+        what = key.rpartition(".")[2]
+        if KINDS.get(what, what) == "attention" and unit not in system.units:
+            return unit.partition(".")[0]
+    return None
 
 
 def remote_homes(system: System, homes: dict[str, str]) -> Homes | None:
@@ -142,11 +179,34 @@ def placement_rules(system: System, workload: Workload) -> dict[str, str]:
             names = set(classes) | set(KINDS)
             raise ConfigError(f"unknown op kind or class '{what}'{did_you_mean(what, names)}; {allowed(names)}",
                               file=file, key=where)
-        if unit not in system.units:
-            raise ConfigError(f"unknown unit '{unit}'; {allowed(system.units)}", file=file, key=where)
+        spec = _rule_unit(system, workload, unit, where)
         op_class = KINDS.get(what, what)
-        served = lookup(system.units[unit].type, file=file, key=where).serves
+        served = lookup(spec.type, file=file, key=where).serves
         if op_class not in served:
-            raise ConfigError(f"unit '{unit}' ({system.units[unit].type}) cannot run {op_class} ops; allowed: a unit "
+            raise ConfigError(f"unit '{unit}' ({spec.type}) cannot run {op_class} ops; allowed: a unit "
                               f"that serves {op_class}", file=file, key=where)
     return dict(workload.spec.placement.ops)
+
+
+def _rule_unit(system: System, workload: Workload, unit: str, where: str):
+    """The spec of a rule's unit: a unit of the plan's group, or 'group.unit' of another group with a device for
+    each device of the plan."""
+    file = str(workload.path)
+    if unit in system.units:
+        return system.units[unit]
+    group, dot, name = unit.partition(".")
+    others = [g for g in system.groups if g != system.first.name]
+    if not dot or group not in others:
+        if dot:
+            raise ConfigError(f"unknown group '{group}'; allowed: {', '.join(others) or 'no other group'}",
+                              file=file, key=where)
+        choices = list(system.units) + [f"{g}.{u}" for g in others for u in system.groups[g].units]
+        raise ConfigError(f"unknown unit '{unit}'; {allowed(choices)}", file=file, key=where)
+    grp = system.groups[group]
+    if name not in grp.units:
+        raise ConfigError(f"unknown unit '{name}' of group '{group}'; {allowed(grp.units)}", file=file, key=where)
+    p = workload.spec.parallel
+    if grp.count < p.tp * p.pp * p.dp:
+        raise ConfigError(f"group '{group}' has {grp.count} devices, the plan uses {p.tp * p.pp * p.dp}; allowed: a "
+                          f"group with a device for each device of the plan", file=file, key=where)
+    return grp.units[name]
