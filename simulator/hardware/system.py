@@ -20,7 +20,8 @@ The single-description form of earlier files still loads, as one group named `de
     mapping: {attention: pim}
 
 Interface: `System.groups` (name -> DeviceGroup, file order), `System.topology` (simulator.network.topology),
-`System.devices` (total count), `System.device_ids` ((group, index) in global order). `units`, `memories`,
+`System.devices` (total count), `System.device_ids` ((group, index) in global order), `System.memory_nodes`
+(memories on the network, e.g. a CXL expander). `units`, `memories`,
 `mapping`, `link`, `model()` and `models()` describe the first group, as they did the one device before.
 """
 
@@ -148,6 +149,12 @@ class System:
         for _, _, data in g.edges(first, data=True):
             return data["spec"]
         return None
+
+    @property
+    def memory_nodes(self) -> dict[str, MemorySpec]:
+        """Memories on the network outside the devices (a CXL expander, host DRAM), by topology node name."""
+        return {n: d["spec"] for n, d in self.topology.graph.nodes(data=True)
+                if d.get("kind") == "memory" and "spec" in d}
 
     @property
     def memory_capacity(self) -> float:

@@ -9,7 +9,8 @@
       nodes: 2                   # hierarchical: devices split evenly over this many nodes, in global order
       intra: {pattern: switch, link: {...}}   # hierarchical: inside a node (switch, ring, fully-connected)
       inter: {link: {...}}       # hierarchical: one NIC link per device to one non-blocking fabric switch
-      switches: [sw0]            # extra named nodes (also `hosts:`, `memories:`)
+      switches: [sw0]            # extra named nodes (also `hosts:`)
+      memories: {cxl0: {include: memory/ddr5-4800.yaml}}   # memory nodes (a list of names, or name -> memory)
       links:                     # extra links (the whole network for pattern: graph)
         - {ends: [gpu.0, host0], include: links/pcie5.yaml}
 
@@ -29,6 +30,7 @@ from pydantic import Field
 from simulator.config.spec import PositiveInt, Spec, validate
 from simulator.errors import ConfigError, allowed
 from simulator.link.spec import LinkSpec
+from simulator.memory.spec import MemorySpec
 from simulator.network.topology import Topology
 
 PATTERNS = ("switch", "ring", "fully-connected", "torus", "mesh", "hierarchical", "graph")
@@ -45,7 +47,7 @@ class TopologyLayout(Spec):
     inter: dict[str, Any] | None = None
     switches: list[str] = []
     hosts: list[str] = []
-    memories: list[str] = []
+    memories: list[str] | dict[str, dict[str, Any]] = []
     links: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -83,7 +85,14 @@ def build_topology(raw: dict[str, Any], groups: dict[str, int], *, file: str, ke
             _direct(g, inside, layout.pattern, link)
     for kind, names in (("switch", layout.switches), ("host", layout.hosts), ("memory", layout.memories)):
         for n in names:
+            if n in g:
+                plural = "memories" if kind == "memory" else f"{kind}s"
+                raise ConfigError(f"node '{n}' is declared twice", file=file, key=f"{key}.{plural}")
             g.add_node(n, kind=kind, forwards=kind != "memory")
+    if isinstance(layout.memories, dict):
+        for n, raw_mem in layout.memories.items():
+            g.nodes[n]["spec"] = validate(MemorySpec, {"name": n, **{k: v for k, v in raw_mem.items() if k != "kind"}},
+                                          file=file, prefix=f"{key}.memories.{n}")
     for i, raw_link in enumerate(layout.links):
         where = f"{key}.links[{i}]"
         ends = raw_link.get("ends")
@@ -104,10 +113,14 @@ def build_topology(raw: dict[str, Any], groups: dict[str, int], *, file: str, ke
 
 
 def _link(raw: dict[str, Any] | None, file: str, key: str) -> LinkSpec:
+    """A link part; unless it names itself inline, it is named for its place in the file (an included part's
+    `name:` is a header key and does not carry over): link, intra, inter, group_links.<g>, links[<i>]."""
     if raw is None:
         raise ConfigError("required key is missing (a link part, e.g. {include: links/nvlink4.yaml})",
                           file=file, key=key)
-    return validate(LinkSpec, {k: v for k, v in raw.items() if k != "kind"}, file=file, prefix=key)
+    role = key.split(".", 1)[1] if "." in key else key
+    role = role.removesuffix(".link")
+    return validate(LinkSpec, {"name": role, **{k: v for k, v in raw.items() if k != "kind"}}, file=file, prefix=key)
 
 
 def _direct(g: nx.Graph, devs: list[str], pattern: str, link: LinkSpec) -> None:
