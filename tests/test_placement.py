@@ -67,3 +67,61 @@ def test_bad_placements_exit_2(cli, sets, needles):
 def test_a_unit_that_cannot_serve_the_op_is_rejected(cli):
     code, _, err = cli("run", NEUPIMS, GPT3, "--set", "workload.placement.ops={softmax: pim}")
     assert code == 2 and "unit 'pim' (pim) cannot run vector ops" in err, err
+
+
+CXL, ATTACC = ROOT / "hwconfigs/h100-cxl.yaml", ROOT / "hwconfigs/attacc.yaml"
+
+
+def test_kv_in_cxl_crosses_pcie_and_cxl_links():
+    """KV homed in the expander behind the host: an attention op takes at least the path latency + its KV bytes at
+    the slowest hop's payload rate; those bytes cost every hop's pJ/bit as link energy; the expander's standby and
+    traffic are the system's."""
+    sets = ["workload.batch=8", "workload.layers=2"]
+    hbm = simulate(CXL, LLAMA, sets).summary
+    run = simulate(CXL, LLAMA, [*sets, "workload.placement.homes={kv_cache: cxl0}"])
+    topo = run.system.topology
+    links = [topo.links[i] for i in topo.path("gpu.0", "cxl0")]
+    rate, lat = min(lk.rate for lk in links), sum(lk.latency for lk in links)
+    kv_total = 0.0
+    for p, ev in run.result.timeline():
+        kv = sum(t.bytes for t in ev.op.inputs + ev.op.outputs if t.resident and "cache" in t.name)
+        if kv:
+            assert (ev.end_ps - ev.start_ps) * 1e-12 >= lat + kv / rate - 1e-12
+            kv_total += kv
+    s = run.summary
+    epb = sum(lk.energy_per_bit for lk in links)
+    assert s["energy_j"]["by_component"]["link"] == pytest.approx(kv_total * 8 * epb, rel=1e-9)
+    assert s["energy_j"]["by_component"]["cxl0"] > hbm["energy_j"]["by_component"]["cxl0"] > 0
+    assert s["latency_s"] > hbm["latency_s"]
+
+
+def test_decode_attention_on_the_attacc_group():
+    """AttAcc: attention runs on the paired PIM device (its HBM traffic under 'attacc.hbm'), the GPUs keep the
+    FC layers; each of the eight PIM devices is busy, and the KV cache no longer counts against GPU memory."""
+    sets = ["workload.layers=2", "workload.batch=8", "workload.placement.ops={decode.attention: attacc.pim}"]
+    run = simulate(ATTACC, ROOT / "workloads/gpt3-175b-decode.yaml", sets)
+    s = run.summary
+    assert set(run.ops[run.ops["class"] == "attention"]["unit"]) == {"attacc.pim"}
+    assert s["memory_footprint_bytes"]["kv_cache"] == 0.0
+    pim = [s["energy_j"]["by_device"][f"attacc.{i}"]["by_component"]["attacc.pim"] for i in range(8)]
+    assert min(pim) == max(pim) > 0
+    transfer = [ev.cost.detail["transfer_s"] for _, ev in run.result.timeline() if ev.unit == "attacc.pim"]
+    assert transfer and min(transfer) > 0
+
+
+@pytest.mark.parametrize("rule,needles", [
+    ("{decode.attention: nope.pim}", ["placement.ops.decode.attention: unknown group 'nope'", "allowed: attacc"]),
+    ("{decode.attention: attacc.npu}", ["unknown unit 'npu' of group 'attacc'", "allowed: pim"]),
+])
+def test_bad_group_placements_exit_2(cli, rule, needles):
+    code, _, err = cli("run", ATTACC, ROOT / "workloads/gpt3-175b-decode.yaml", "--set", "workload.batch=8",
+                       "--set", f"workload.placement.ops={rule}")
+    assert code == 2 and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+def test_kv_home_without_room_in_the_expander(cli):
+    code, _, err = cli("run", CXL, ROOT / "workloads/llama2-70b-tp8.yaml", "--set", "workload.tp=1", "--set",
+                       "workload.batch=512", "--set", "workload.placement.homes={kv_cache: cxl0}")
+    assert code == 2 and "placement.homes.kv_cache" in err and "of memory 'cxl0'" in err, err

@@ -133,6 +133,7 @@ class Stats:
             idle = self.device_energy(latency, [], name)
             for i in range(grp.count):
                 per_device[f"{name}.{i}"] = stages[stage_of[i]] if busy and i < used else idle
+        per_device.update(self.memory_node_energy(latency))
         by: dict[str, float] = defaultdict(float)
         uncosted: dict[str, float] = defaultdict(float)
         by_group: dict[str, float] = defaultdict(float)
@@ -146,6 +147,30 @@ class Stats:
                 "by_group": dict(by_group),
                 "by_device": {d: {"total": e["total"], "by_component": e["by_component"]}
                               for d, e in per_device.items()}}
+
+    def memory_node_energy(self, latency: float) -> dict[str, dict]:
+        """Memories on the network (a CXL expander): the traffic of every device of the plan (each stage's
+        simulated shard times its tp x dp devices) in commands and I/O, plus standby and refresh over the step."""
+        sched = self.result.schedule
+        plan, nodes = sched.plan.plan, sched.system.memory_nodes
+        out = {}
+        if not nodes:
+            return out
+        rd, wr, active = defaultdict(float), defaultdict(float), defaultdict(float)
+        for s in range(plan.pp):
+            _, _, _, streamed, act, _ = self._totals([p for p in self.result.placements if p.device == s])
+            for name in nodes:
+                rd[name] += streamed.get(name, (0.0, 0.0))[0] * plan.tp * plan.dp
+                wr[name] += streamed.get(name, (0.0, 0.0))[1] * plan.tp * plan.dp
+                active[name] = max(active[name], act.normal.get(name, 0.0))
+        for name, mem in nodes.items():
+            if mem.timing is not None:
+                e = traffic.energy(mem, traffic.commands(mem, rd[name], wr[name], latency), 8 * (rd[name] + wr[name]),
+                                   latency, active[name])
+            else:
+                e = (rd[name] + wr[name]) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
+            out[f"memory.{name}"] = {"total": e, "by_component": {name: e}, "uncosted": {}}
+        return out
 
     def summary(self) -> dict:
         res = self.result
@@ -326,8 +351,10 @@ class Stats:
             key = prefix + mem_name
             if mem.timing is not None:
                 rd, wr = streamed.get(key, (0.0, 0.0))
-                by[key] = traffic.energy(mem, traffic.commands(mem, rd, wr, latency), 8 * (rd + wr), latency,
-                                         active.normal.get(key, 0.0), active.pim.get(key))
+                cmds = (traffic.commands(mem, rd, wr, latency) if rd + wr else
+                        {"REF": float(traffic.refreshes(mem, latency))})      # idle: refresh only
+                by[key] = traffic.energy(mem, cmds, 8 * (rd + wr), latency, active.normal.get(key, 0.0),
+                                         active.pim.get(key))
             else:
                 by[key] = moved.get(key, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
         if grp.static_power:

@@ -7,7 +7,9 @@ to that memory, overlapped with its own work:
 
 The bytes move from the unit's memory to the home memory and cross the path's link (whose energy per bit the link
 accounting charges). A memory's latency is its row-miss access, (tRCD + CL) x tCK. Each memory's capacity is checked
-for what it holds: its homed tensors; unhomed tensors go to the units' own memories.
+for what it holds: its homed tensors (a memory on the network, such as a CXL expander, those of every device of the
+plan); unhomed tensors go to the units' own memories. A memory on the network is reached over the topology path
+from the device (latency and energy per bit summed over the hops, bandwidth of the slowest).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ def memory_latency(memory: MemorySpec) -> float:
 
 @dataclass(frozen=True)
 class Path:
-    """How a unit reaches a remote memory: bandwidth (B/s), latency (s) and the link (if any) the bytes cross."""
+    """How a unit reaches a remote memory: payload bandwidth of the slowest hop (B/s), latency over the hops (s)
+    and energy per bit summed over the hops (J/bit)."""
 
     bandwidth: float
     latency: float
-    link: str | None
+    energy_per_bit: float = 0.0
 
 
 def tensor_role(tensor) -> str:
@@ -61,7 +64,7 @@ class Homes:
                 remote[home] = remote.get(home, 0.0) + t.bytes
         if not remote:
             return cost
-        moved = dict(cost.bytes)
+        moved, counts = dict(cost.bytes), dict(cost.counts)
         time = cost.time_s
         for home, nbytes in remote.items():
             path, mem = self.paths[(unit, home)], self.memories[home]
@@ -69,27 +72,29 @@ class Homes:
             if local in moved:
                 moved[local] = max(0.0, moved[local] - nbytes)
             moved[home] = moved.get(home, 0.0) + nbytes
-            if path.link is not None:
-                moved[path.link] = moved.get(path.link, 0.0) + nbytes
+            if path.energy_per_bit:
+                counts["link.energy_j"] = counts.get("link.energy_j", 0.0) + nbytes * 8 * path.energy_per_bit
         scale = time / cost.time_s if cost.time_s else 1.0
-        return replace(cost, time_s=time, cycles=cost.cycles * scale, bytes=moved,
+        return replace(cost, time_s=time, cycles=cost.cycles * scale, bytes=moved, counts=counts,
                        detail={**cost.detail, "remote_bytes": remote})
 
 
-def check_capacity(homes: dict[str, str], memories: dict[str, MemorySpec], held: dict[str, float], local: float,
-                   file: str) -> None:
-    """Each home memory holds its tensors; the rest (`local` bytes) must fit the memories that are no home."""
+def check_capacity(homes: dict[str, str], memories: dict[str, MemorySpec], shared: dict[str, MemorySpec],
+                   held: dict[str, float], local: float, devices: int, file: str) -> None:
+    """Each home memory holds its tensors (a memory on the network, `shared`, those of all `devices`); the rest
+    (`local` bytes) must fit the device memories that are no home."""
     for role, name in homes.items():
-        if name not in memories:
-            raise ConfigError(f"unknown memory '{name}'; {allowed(memories)}", file=file,
+        if name not in memories and name not in shared:
+            raise ConfigError(f"unknown memory '{name}'; {allowed(list(memories) + list(shared))}", file=file,
                               key=f"placement.homes.{role}")
     for name in set(homes.values()):
-        need = sum(held[r] for r, n in homes.items() if n == name)
-        cap = memories[name].capacity_bytes
+        need = sum(held[r] for r, n in homes.items() if n == name) * (devices if name in shared else 1)
+        cap = (shared.get(name) or memories[name]).capacity_bytes
         if need > cap:
             mine = [r for r, n in homes.items() if n == name]
             roles = " + ".join(mine)
-            raise ConfigError(f"{roles} need {fmt(need, 'size')} per device, more than the {fmt(cap, 'size')} of "
+            per = f"for {devices} devices" if name in shared else "per device"
+            raise ConfigError(f"{roles} need {fmt(need, 'size')} {per}, more than the {fmt(cap, 'size')} of "
                               f"memory '{name}'; allowed: at most {fmt(cap, 'size')} (raise tp/pp/ep or home it "
                               f"elsewhere)", file=file, key=f"placement.homes.{mine[-1]}")
     rest = sum(m.capacity_bytes for n, m in memories.items() if n not in homes.values())

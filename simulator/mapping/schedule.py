@@ -131,8 +131,8 @@ def map_graph(graph: OpGraph, system: System, workload: Workload, plan: PlanGrap
         fp = Footprint(fp.weights, 0.0)
     if homes:
         held = {"weights": fp.weights, "kv_cache": fp.kv_cache}
-        check_capacity(homes, system.memories, held, sum(v for k, v in held.items() if k not in homes),
-                       str(workload.path))
+        check_capacity(homes, system.memories, system.memory_nodes, held,
+                       sum(v for k, v in held.items() if k not in homes), p.tp * p.pp * p.dp, str(workload.path))
     elif fp.total > system.memory_capacity:
         raise ConfigError(
             f"{workload.model.name} needs {fmt(fp.weights, 'size')} of weights + {fmt(fp.kv_cache, 'size')} of "
@@ -154,12 +154,21 @@ def _kv_group(rules: dict[str, str], system: System) -> str | None:
 
 
 def remote_homes(system: System, homes: dict[str, str]) -> Homes | None:
-    """Each unit's path to each home memory: a memory of the device itself, read at its own bandwidth."""
+    """Each unit's path to each home memory: a memory of the device itself is read directly at its own bandwidth,
+    a memory on the network over the topology path from the plan's first device."""
     if not homes:
         return None
     units = {u: spec.memory for u, spec in system.units.items()}
-    paths = {(u, h): Path(float("inf"), 0.0, None) for u in units for h in set(homes.values())}
-    return Homes(dict(homes), dict(system.memories), units, paths)
+    nodes = system.memory_nodes
+    paths = {}
+    for home in set(homes.values()):
+        path = Path(float("inf"), 0.0)
+        if home in nodes:
+            links = [system.topology.links[i] for i in system.topology.path(system.topology.devices[0], home)]
+            path = Path(min(lk.rate for lk in links), sum(lk.latency for lk in links),
+                        sum(lk.energy_per_bit for lk in links))
+        paths.update({(u, home): path for u in units})
+    return Homes(dict(homes), {**system.memories, **nodes}, units, paths)
 
 
 PHASES = ("prefill", "decode", "mixed")
