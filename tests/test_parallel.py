@@ -154,3 +154,21 @@ def test_conflicting_tp_settings_are_an_error(cli, tmp_path):
     wl.write_text(LLAMA.read_text().replace("tp: 1", "tp: 2\nparallel: {tp: 4}"))
     code, _, err = cli("run", H100, wl)
     assert code == 2 and "tp=2 and parallel.tp=4 disagree" in err and err.count("\n") == 1, err
+
+
+def test_congestion_aware_groups_share_a_trunk():
+    """TP 2 x DP 2 with both pairs across one trunk: congestion-aware, the two all-reduces share it and each takes
+    longer; one pair alone (same message: half the batch) is as fast aware as unaware (its two flows go opposite
+    ways)."""
+    trunk = ROOT / "tests/data/trunk-4xh100.yaml"
+    sets = ["workload.batch=64", "workload.layers=1", "workload.parallel={tp: 2, dp: 2}"]
+
+    def allreduce(run):
+        return max(ev.end_ps - ev.start_ps for _, ev in run.result.timeline() if ev.op.kind == "all_reduce")
+
+    alone = allreduce(simulate(trunk, LLAMA, sets))
+    shared = allreduce(simulate(trunk, LLAMA, [*sets, "workload.schedule.congestion_aware=true"]))
+    one_group = allreduce(simulate(trunk, LLAMA, ["workload.batch=32", "workload.layers=1", "workload.parallel={tp: 2}",
+                                                   "workload.schedule.congestion_aware=true"]))
+    assert one_group == pytest.approx(alone, rel=0.01)
+    assert shared > 1.5 * alone

@@ -4,8 +4,8 @@ A tensor-parallel all-reduce or all-gather runs over the tp ranks of its stage, 
 the tensor-rank-0 devices of the ep replicas of a group, a pipeline handoff from stage s to stage s + 1
 (simulator/network/collectives.py picks the algorithm NCCL would). Every replica (and, for tensor collectives,
 every tensor rank) runs the same collective at the same moment; congestion-unaware, they do not meet (alpha-beta
-of one group); congestion-aware, the steps of all the concurrent groups share the links max-min fairly, so
-groups that cross the same inter-node links slow each other.
+of one group); congestion-aware, a group's own flows and the steps of all the concurrent groups share the links
+max-min fairly, so groups that cross the same inter-node links slow each other.
 
 Energy: the bits over every link of every hop x that link's energy per bit (CollectiveCost.energy_j), charged
 in equal shares to the devices of the group (`counts["link.energy_j"]`).
@@ -58,7 +58,7 @@ class PlanComm:
         groups = groups_of(self.plan, op, stage)
         nbytes = float(op.dims["bytes"])
         mine = groups[0]
-        one = collective(self.topology, op.kind, nbytes, mine)
+        one = collective(self.topology, op.kind, nbytes, mine, congestion_aware=self.aware)
         time = one.time_s if len(mine) > 1 else 0.0
         if self.aware and len(groups) > 1 and time > 0:
             time = self._concurrent(op.kind, nbytes, groups, one.algorithm)

@@ -70,7 +70,126 @@ def mixtral_ep() -> str:
             "~ (i + 1)^-s, and the simulated device holds the hottest expert.\n\n" + HEADER + "\n".join(rows) + "\n")
 
 
-SECTIONS: list[Callable[[], str]] = [llama_plans, mixtral_ep]
+def collectives() -> str:
+    """Collective curves: all-reduce time and bus bandwidth against size per algorithm, 2 to 64 devices."""
+    from simulator.hardware.system import load_system
+    from simulator.network.collectives import collective
+
+    cases = [("hgx-h100", 8), ("h100-2node", 16), ("tpuv4-pod64", 64)]
+    sizes = [2 ** 16, 2 ** 20, 2 ** 24, 2 ** 28, 2 ** 30]
+    algs = ["ring", "tree", "halving_doubling", "direct", "hierarchical"]
+    out = ["## Collective curves\n\nAll-reduce over the first n devices of each system, congestion-unaware "
+           "(alpha-beta per algorithm, simulator/network; docs/network.md): time in microseconds / bus bandwidth in "
+           "GB/s (nccl-tests definition). *default* is the algorithm NCCL would pick; - where the algorithm does "
+           "not apply (hierarchical needs several nodes).\n"]
+    for name, n in cases:
+        topo = load_system(_hw(name)).topology
+        out.append(f"\n**{name}, {n} devices**\n\n| size | " + " | ".join(algs) + " | default |\n|---|"
+                   + "---|" * (len(algs) + 1))
+        for size in sizes:
+            cells = []
+            for alg in algs + [None]:
+                try:
+                    c = collective(topo, "all_reduce", float(size), list(range(n)), alg)
+                except Exception:      # an algorithm that does not apply to this topology
+                    cells.append("-")
+                    continue
+                cells.append(f"{c.time_s * 1e6:.1f} / {c.busbw / 1e9:.0f}" + (f" ({c.algorithm})" if alg is None
+                                                                                else ""))
+            out.append(f"| {size / 2 ** 20:g} MiB | " + " | ".join(cells) + " |")
+    topo = load_system(_hw("tpuv4-pod64")).topology
+    out.append("\n**tpuv4-pod64, 256 MiB, by device count (default algorithm)**\n\n| devices | time (us) | "
+               "busbw (GB/s) | algorithm |\n|---|---|---|---|")
+    for n in (2, 4, 8, 16, 32, 64):
+        c = collective(topo, "all_reduce", 2.0 ** 28, list(range(n)))
+        out.append(f"| {n} | {c.time_s * 1e6:.0f} | {c.busbw / 1e9:.0f} | {c.algorithm} |")
+    return "\n".join(out) + "\n"
+
+
+def attacc() -> str:
+    """AttAcc against HGX H100 on GPT-3 175B decode across batch."""
+    att, hgx = _hw("attacc"), _hw("hgx-h100")
+    wl = ROOT / "workloads/gpt3-175b-decode.yaml"
+    rows, best = [], {"hgx": (0.0, 0.0), "attacc": (0.0, 0.0)}
+    for batch in (1, 8, 16, 32, 64):
+        a = simulate(att, wl, [f"workload.batch={batch}",
+                               "workload.placement.ops={decode.attention: attacc.pim}"]).summary
+        try:
+            h = simulate(hgx, wl, [f"workload.batch={batch}"]).summary
+        except Exception:          # the KV cache does not fit the GPUs' memory
+            h = None
+        for key, s in (("hgx", h), ("attacc", a)):
+            if s is not None and s["throughput_tokens_per_s"] > best[key][0]:
+                best[key] = (s["throughput_tokens_per_s"], s["energy_per_token_j"])
+        hgx_cells = (f"{h['throughput_tokens_per_s']:.0f} | {h['energy_per_token_j'] * 1e3:.0f} | "
+                     f"{a['throughput_tokens_per_s'] / h['throughput_tokens_per_s']:.2f}x | "
+                     f"{h['energy_per_token_j'] / a['energy_per_token_j']:.2f}x") if h else "does not fit | - | - | -"
+        rows.append(f"| {batch} | {hgx_cells.split(' | ')[0]} | {hgx_cells.split(' | ')[1]} | "
+                    f"{a['throughput_tokens_per_s']:.0f} | {a['energy_per_token_j'] * 1e3:.0f} | "
+                    f"{' | '.join(hgx_cells.split(' | ')[2:])} |")
+    (ht, he), (at, ae) = best["hgx"], best["attacc"]
+    return ("## AttAcc vs HGX H100: GPT-3 175B decode\n\nOne decode step at 2,048 keys per request, TP 8 "
+            "(`workloads/gpt3-175b-decode.yaml`): `hwconfigs/hgx-h100.yaml` against `hwconfigs/attacc.yaml` with "
+            "`placement.ops: {decode.attention: attacc.pim}` (GPU i sends its queries and new keys and values to "
+            "AttAcc device i over NVLink 4 and gets the attention output back; the KV cache lives in the AttAcc "
+            "devices). Energy is each system's whole per token: the AttAcc rows include its eight PIM devices, the HGX "
+            "rows have none.\n\n"
+            "| batch | HGX tokens/s | HGX mJ/token | AttAcc tokens/s | AttAcc mJ/token | throughput | energy "
+            "efficiency |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) +
+            f"\n\nAt the largest batch each fits: AttAcc {at:.0f} tokens/s against HGX {ht:.0f} "
+            f"(**{at / ht:.2f}x**; paper: up to 2.81x), {he / ae:.2f}x the energy efficiency (paper: up to "
+            "2.67x). Park et al., 'AttAcc!', ASPLOS 2024, abstract (GPT-3 175B and others against a DGX "
+            "H100 baseline).\n")
+
+
+def pathways() -> str:
+    """A Pathways-style two-island pipeline: LLaMA-2-70B over two HGX H100 nodes."""
+    hw = _hw("h100-2node")
+    plans = {"TP 8 x PP 2 (a stage per island)": "{tp: 8, pp: 2}",
+             "TP 8 x PP 2, 4 micro-batches": "{tp: 8, pp: 2, microbatches: 4}",
+             "TP 16 (all-reduces across islands)": "{tp: 16}", "TP 8 x DP 2 (a replica per island)": "{tp: 8, dp: 2}",
+             "TP 16, congestion-aware": "{tp: 16}"}
+    rows = []
+    for label, plan in plans.items():
+        sets = ["workload.batch=64", f"workload.parallel={plan}"]
+        if "congestion" in label:
+            sets.append("workload.schedule.congestion_aware=true")
+        rows.append(_row(label, simulate(hw, ROOT / "workloads/llama2-70b-tp8.yaml", sets).summary))
+    return ("## Two islands: LLaMA-2-70B over two HGX H100 nodes\n\nOne decode step of 64 requests at 2,048 "
+            "tokens on `hwconfigs/h100-2node.yaml` (NVLink 4 inside a node, one InfiniBand NDR 400 port per GPU "
+            "between nodes), as Pathways places a pipeline stage per island: the stage handoff crosses "
+            "InfiniBand once per step (per micro-batch), while TP 16 all-reduces cross it twice per layer. TP 16 "
+            "exceeds LLaMA-2-70B's 8 KV heads, so pairs of ranks compute the same K and V projections: its MACs "
+            "exceed the model's by that replication. *Congestion-aware* shares each link max-min fairly among the "
+            "flows of the collective (and of concurrent groups); this fabric gives every GPU its own InfiniBand "
+            "port, so few flows meet.\n\n" + HEADER + "\n".join(rows) + "\n")
+
+
+def kv_homes() -> str:
+    """KV cache in a CXL expander against HBM."""
+    hw = _hw("h100-cxl")
+    wl = ROOT / "workloads/llama2-7b.yaml"
+    rows = []
+    for batch in (8, 32, 96):
+        for home in ("hbm", "cxl0"):
+            sets = [f"workload.batch={batch}", "workload.context_len=2048"]
+            if home == "cxl0":
+                sets.append("workload.placement.homes={kv_cache: cxl0}")
+            try:
+                s = simulate(hw, wl, sets).summary
+            except Exception:      # the KV cache does not fit HBM beside the weights
+                rows.append(f"| {batch} | {home} | does not fit | - | - |")
+                continue
+            rows.append(f"| {batch} | {home} | {s['latency_s'] * 1e3:.2f} | {s['throughput_tokens_per_s']:.0f} | "
+                        f"{s['energy_per_token_j'] * 1e3:.0f} |")
+    return ("## KV cache in CXL memory against HBM\n\nLLaMA-2-7B decode at 2,048 tokens on `hwconfigs/h100-cxl.yaml`"
+            " (the expander's 128 GiB of DDR5 behind the host: PCIe 5 then CXL, 63 GB/s at best); "
+            "`placement.homes: {kv_cache: cxl0}` reads every layer's KV over that path (docs/parallelism.md).\n\n"
+            "| batch | KV in | step latency (ms) | tokens/s | mJ/token |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            + "\n")
+
+
+SECTIONS: list[Callable[[], str]] = [collectives, attacc, llama_plans, mixtral_ep, pathways, kv_homes]
 
 
 def markdown() -> str:
