@@ -172,3 +172,24 @@ def test_congestion_aware_groups_share_a_trunk():
                                                    "workload.schedule.congestion_aware=true"]))
     assert one_group == pytest.approx(alone, rel=0.01)
     assert shared > 1.5 * alone
+
+
+def test_concurrent_all_reduces_share_the_link_on_the_fabric():
+    """Sub-batch interleaving: congestion-unaware, the link runs one all-reduce at a time (a queue); congestion-
+    aware, the two halves' all-reduces run at once on the Fabric, sharing the links, each slower than alone, the
+    bytes and link energy unchanged."""
+    base = ["workload.requests=256", "workload.layers=2", "workload.schedule.sub_batch_interleaving=true"]
+    runs = {aware: simulate(ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml",
+                            [*base, f"workload.schedule.congestion_aware={aware}"]) for aware in ("false", "true")}
+
+    def collectives(run):
+        return sorted((ev.start_ps, ev.end_ps) for _, ev in run.result.timeline() if ev.op.op_class == "collective")
+
+    def overlaps(spans):
+        return sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
+
+    queue, shared = collectives(runs["false"]), collectives(runs["true"])
+    assert overlaps(queue) == 0 and overlaps(shared) > 0
+    assert max(e - s for s, e in shared) > max(e - s for s, e in queue)
+    e0, e1 = (runs[a].summary["energy_j"]["by_component"]["link"] for a in ("false", "true"))
+    assert e1 == pytest.approx(e0, rel=1e-12)

@@ -15,6 +15,7 @@ have arrived, so the trace shows the fill and the drain.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -23,9 +24,10 @@ import simpy
 
 from simulator.engine.component import Component
 from simulator.engine.cost import OpCost
-from simulator.engine.time import to_ps
+from simulator.engine.time import to_ps, to_s
 from simulator.lowering.ops import Op, shape
 from simulator.mapping.comm import PlanComm
+from simulator.network.flows import Fabric
 from simulator.mapping.schedule import Schedule
 from simulator.npu.dma import dram_stream_bandwidth
 
@@ -181,6 +183,20 @@ class Executor:
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
         sched = self.schedule
+        fabric = Fabric(env, sched.system.topology) if self.comm.aware else None
+        shared: dict[str, float] = defaultdict(float)      # action counts of collectives run on the fabric
+
+        def on_fabric(node: str, op: Op, unit: str):
+            """A collective as flows on the shared links, step by step (concurrent collectives share them)."""
+            cost = self.cost(op, unit)
+            start = env.now
+            for flows in self.comm.steps(op):
+                yield fabric.transfer(flows)
+            done[node].succeed()
+            for action, n in cost.counts.items():
+                shared[action] += n
+            events.append(OpEvent(node, op, unit, start, env.now,
+                                  replace(cost, time_s=to_s(env.now - start), detail={**cost.detail, "fabric": True})))
 
         def proc(node: str):
             preds = [done[p] for p in graph.predecessors(node)]
@@ -190,6 +206,9 @@ class Executor:
                 yield simpy.AllOf(env, preds)
             op: Op = graph.nodes[node]["op"]
             unit = sched.unit_of(op)
+            if fabric is not None and op.op_class == "collective" and op.dims["devices"] > 1:
+                yield from on_fabric(node, op, unit)
+                return
             members = graph.nodes[node].get("members")
             if members:
                 memory = sched.memory_of(unit)
@@ -211,7 +230,7 @@ class Executor:
         for node in nx.topological_sort(graph):
             env.process(proc(node))
         env.run()
-        counts: dict[str, dict[str, float]] = {}
+        counts: dict[str, dict[str, float]] = {"link": dict(shared)} if shared else {}
         for (unit, _), c in engines.items():
             for action, n in c.counts.items():
                 counts.setdefault(unit, {})

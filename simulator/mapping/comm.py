@@ -69,6 +69,16 @@ class PlanComm:
                       detail={"devices": len(mine), "message_bytes": nbytes, "algorithm": one.algorithm,
                               "reason": one.reason, "concurrent_groups": len(groups)})
 
+    def steps(self, op: Op, stage: int = 0) -> list[list[tuple[int, int, float]]]:
+        """The collective's steps as (src, dst, bytes) flows of every concurrent group, for a Fabric."""
+        groups = groups_of(self.plan, op, stage)
+        nbytes = float(op.dims["bytes"])
+        algorithm = self.cost(op, stage).detail["algorithm"]
+        kind = normalise_op(op.kind)
+        per_group = [schedule(self.topology, kind, nbytes, g, algorithm, default_chunks(nbytes)) for g in groups]
+        return [[(int(a), int(b), float(c)) for s, d, b_ in steps for a, b, c in zip(s, d, b_)]
+                for steps in zip(*per_group)]
+
     def _concurrent(self, kind: str, nbytes: float, groups: list[list[int]], algorithm: str) -> float:
         """Every group's step i at once, flows sharing links max-min fairly; the slowest flow ends a step."""
         op = normalise_op(kind)
