@@ -27,11 +27,31 @@ def _step(src, dst, nbytes) -> Step:
 
 
 def _ring_steps(ranks: np.ndarray, count: int, nbytes: float) -> list[Step]:
-    return [_step(ranks, np.roll(ranks, -1), nbytes) for _ in range(count)]
+    step = _step(ranks, np.roll(ranks, -1), nbytes)      # steps are read only: one object repeated
+    return [step] * count
 
 
-def ring(op: str, n: int, size: float, chunks: int = 1) -> list[Step]:
+def channel_rings(nodes: list[list[int]]) -> np.ndarray:
+    """NCCL's rings over k nodes of L ranks, one per channel c = 0..L-1: each node's ranks rotated by c, so
+    that channel c leaves every node from local rank c-1 and enters the next at local rank c (its own NIC)."""
+    grid = np.array(nodes)
+    L = grid.shape[1]
+    return np.stack([np.roll(grid, -c, axis=1).ravel() for c in range(L)])
+
+
+def ring(op: str, n: int, size: float, chunks: int = 1, nodes: list[list[int]] | None = None) -> list[Step]:
+    """Ring schedules. Over several nodes of equal size (L > 1) an all-reduce, all-gather or reduce-scatter runs
+    L rings at once (NCCL's channels), each carrying 1/L of the data and crossing nodes on different NICs."""
     r = np.arange(n)
+    multi = (op in ("all_reduce", "all_gather", "reduce_scatter") and nodes is not None and len(nodes) > 1
+             and len({len(x) for x in nodes}) == 1 and len(nodes[0]) > 1)
+    if multi:
+        assert nodes is not None
+        rings = channel_rings(nodes)
+        src, dst = rings.ravel(), np.roll(rings, -1, axis=1).ravel()
+        count = 2 * (n - 1) if op == "all_reduce" else n - 1
+        step = _step(src, dst, size / (n * len(rings)))
+        return [step] * count
     if op == "all_reduce":
         return _ring_steps(r, 2 * (n - 1), size / n)
     if op in ("all_gather", "reduce_scatter"):
@@ -136,11 +156,37 @@ def tree(op: str, n: int, size: float, chunks: int = 1) -> list[Step]:
     return [_step([a for a, _ in by_step[t]], [b for _, b in by_step[t]], half) for t in sorted(by_step)]
 
 
-def hierarchical(op: str, n: int, size: float, chunks: int = 1, nodes: list[list[int]] | None = None) -> list[Step]:
+def per_dimension(dims: tuple[int, ...], size: float) -> list[Step]:
+    """All-reduce on a torus/mesh grid, one dimension after another (ASTRA-sim's multi-dimensional collectives):
+    ring reduce-scatter along dimension 0 in every line at once, then along dimension 1 on the 1/k0 left, ...;
+    then the all-gathers in reverse order. Each line runs two rings, one each way round with half the data
+    (a line of 2 has one neighbour: one ring)."""
+    grid = np.arange(int(np.prod(dims))).reshape(dims)
+    rs: list[Step] = []
+    share = size
+    for d, k in enumerate(dims):
+        if k == 1:
+            continue
+        share /= k
+        src, up, down = grid.ravel(), np.roll(grid, -1, axis=d).ravel(), np.roll(grid, 1, axis=d).ravel()
+        step = (_step(np.concatenate([src, src]), np.concatenate([up, down]), share / 2) if k > 2
+                else _step(src, up, share))
+        rs += [step] * (k - 1)
+    ag: list[Step] = []
+    for step in reversed(rs):
+        ag.append(step)
+    return rs + ag
+
+
+def hierarchical(op: str, n: int, size: float, chunks: int = 1, nodes: list[list[int]] | None = None,
+                 dims: tuple[int, ...] | None = None) -> list[Step]:
     """All-reduce over k nodes of L ranks: ring reduce-scatter inside every node, ring all-reduce of S/L across
-    the nodes among ranks of equal local index (every rail at once), ring all-gather inside every node."""
+    the nodes among ranks of equal local index (every rail at once), ring all-gather inside every node. On a
+    whole torus/mesh (`dims`), dimension by dimension (per_dimension)."""
     if op != "all_reduce":
         raise UserError(f"hierarchical is defined for all_reduce, not {op}; use ring or direct")
+    if dims is not None:
+        return per_dimension(dims, size)
     if not nodes or len(nodes) < 2 or len({len(x) for x in nodes}) != 1:
         raise UserError("hierarchical needs the devices on 2 or more nodes with as many devices on each "
                         f"(got {[len(x) for x in nodes or []]})")

@@ -50,7 +50,13 @@ def run_collective(system: System, op: str, nbytes: float, group: str | None = N
     from simulator.network.collectives import collective
 
     devices = devices_of(system, group)
-    c = collective(system.topology, op, nbytes, devices, algorithm, congestion_aware, chunks)
+    try:
+        c = collective(system.topology, op, nbytes, devices, algorithm, congestion_aware, chunks)
+    except UserError as exc:
+        if exc.file is not None:
+            raise
+        key = "--algorithm" if algorithm else "collective"
+        raise UserError(exc.detail, file=str(system.path), key=exc.key or key) from None
     topo = system.topology
     links = {}
     for i in c.link_bytes.nonzero()[0]:

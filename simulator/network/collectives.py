@@ -3,6 +3,9 @@
     collective(topology, op, nbytes, devices, algorithm=None, congestion_aware=False, chunks=None)
         -> CollectiveCost(time_s, algorithm, reason, link_bytes, steps, ...)
 
+    run_on_fabric(fabric, op, nbytes, devices, algorithm=None, chunks=None) -> SimPy process
+        the same steps as flows on a flows.Fabric shared with other transfers in flight
+
 `op` is one of algorithms.OPS (dashes or underscores); `devices` are device names or global indices (default:
 all); `algorithm` one of ring, tree, halving_doubling, direct, hierarchical, or None for the default, which
 picks what NCCL would for the size and topology and says why (`reason`).
@@ -98,6 +101,11 @@ def choose(topology: Topology, op: str, nbytes: float, ranks: Sequence[int]) -> 
     if op in ("all_gather", "reduce_scatter", "broadcast"):
         return "ring", f"NCCL's {op.replace('_', '-')} is a (pipelined) ring"
     nodes = nodes_of(topology, ranks)
+    if _whole_grid(topology, ranks) and len(topology.dims or ()) > 1:
+        return "hierarchical", (f"the whole {'x'.join(map(str, topology.dims or ()))} grid: rings along one "
+                                f"dimension after another (multi-dimensional, as ASTRA-sim and TPU pods run it)")
+    if len(nodes) == 1 and topology.graph.nodes[topology.devices[ranks[0]]].get("forwards"):
+        return "ring", f"{n} devices on a direct network (ring, torus, mesh): a ring over neighbours"
     if len(nodes) == 1:
         return "ring", (f"all {n} devices in one fast domain: NCCL uses ring inside a node (tree needs several "
                         f"nodes; NVLink SHARP not modelled)")
@@ -130,6 +138,36 @@ def collective(topology: Topology, op: str, nbytes: float, devices: Sequence[int
                  chunks if chunks is not None else default_chunks(nbytes), reason)
 
 
+def run_on_fabric(fabric, op: str, nbytes: float, devices: Sequence[int | str] | None = None,
+                  algorithm: str | None = None, chunks: int | None = None):
+    """A SimPy process that runs the collective's steps as flows on `fabric`, sharing links with whatever else
+    is in flight there (the executor's congestion-aware collectives); its value is the algorithm's name.
+    A run of identical consecutive steps (a ring's) goes as one flow per transfer of the run's bytes, paying
+    one path latency per step: NCCL pipelines ring steps, so they are not barriers; with the links' shares
+    unchanged over the run this is exactly the steps one by one."""
+    topology = fabric.topology
+    op = normalise_op(op)
+    ranks = _ranks(topology, devices)
+    if algorithm is None:
+        algorithm, _ = choose(topology, op, nbytes, ranks)
+    steps = schedule(topology, op, nbytes, ranks, algorithm.replace("-", "_"),
+                     chunks if chunks is not None else default_chunks(nbytes))
+
+    runs: list[tuple[Step, int]] = []
+    for step in steps:
+        if runs and runs[-1][0] is step:
+            runs[-1] = (step, runs[-1][1] + 1)
+        else:
+            runs.append((step, 1))
+
+    def run():
+        for (src, dst, size), count in runs:
+            yield fabric.transfer_arrays(src, dst, size * count, latencies=count)
+        return algorithm
+
+    return fabric.env.process(run())
+
+
 def _ranks(topology: Topology, devices: Sequence[int | str] | None) -> list[int]:
     if devices is None:
         return list(range(len(topology.devices)))
@@ -153,12 +191,20 @@ def schedule(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], a
     if n <= 1 and op != "send_recv":
         return []
     build = algorithms.BUILDERS[algorithm]
-    if algorithm == "hierarchical":
+    if algorithm == "hierarchical" and _whole_grid(topology, ranks):
+        steps = build(op, n, nbytes, chunks, dims=topology.dims)
+    elif algorithm in ("hierarchical", "ring"):
         steps = build(op, n, nbytes, chunks, nodes=nodes_of(topology, ranks))
     else:
         steps = build(op, n, nbytes, chunks)
     glob = np.asarray(ranks, dtype=np.int64)
-    return [(glob[s], glob[d], b) for s, d, b in steps]
+    mapped: dict[int, Step] = {}          # a repeated step stays one object (run_on_fabric merges runs)
+    return [mapped.setdefault(id(st), (glob[st[0]], glob[st[1]], st[2])) for st in steps]
+
+
+def _whole_grid(topology: Topology, ranks: Sequence[int]) -> bool:
+    """Whether the ranks are every device of a torus/mesh in grid order."""
+    return topology.dims is not None and list(ranks) == list(range(len(topology.devices)))
 
 
 def _cost(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], algorithm: str,
@@ -183,9 +229,5 @@ def _cost(topology: Topology, op: str, nbytes: float, ranks: Sequence[int], algo
 
 def route(topology: Topology, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flow x link incidence of the transfers src[i] -> dst[i] (COO: flow index, link id) and path latencies."""
-    paths = [topology.path(int(s), int(d)) for s, d in zip(src, dst)]
-    lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
-    link_of = np.fromiter((i for p in paths for i in p), dtype=np.int64, count=int(lengths.sum()))
-    flow_of = np.repeat(np.arange(len(paths)), lengths)
-    lat = np.bincount(flow_of, weights=topology.latency[link_of], minlength=len(paths))
-    return flow_of, link_of, lat
+    lengths, link_of, lat = topology.routes(src, dst)
+    return np.repeat(np.arange(len(lengths)), lengths), link_of, lat

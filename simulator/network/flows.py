@@ -70,7 +70,9 @@ def finish_times(flow_of: np.ndarray, link_of: np.ndarray, sizes: np.ndarray, ca
 
 class Fabric:
     """Shared links for concurrent transfers in a SimPy environment (time in units of `time_unit` seconds;
-    the executor's environment counts picoseconds, so delays are rounded up to whole units there)."""
+    the executor's environment counts picoseconds, so delays are rounded up to whole units there). Rates are
+    recomputed once per instant at which flows start (coalesced) and whenever flows finish. Flows in flight are
+    arrays (remaining bytes, size, rate, transfer id) with their links as one concatenated incidence list."""
 
     def __init__(self, env, topology, *, time_unit: float = 1e-12, integer_time: bool = True):
         self.env = env
@@ -78,77 +80,99 @@ class Fabric:
         self.time_unit = time_unit
         self.integer_time = integer_time
         self.link_bytes = np.zeros(len(topology.links))
-        self._flows: list[dict] = []          # remaining, size, links, transfer
+        self._rem = np.zeros(0)
+        self._size = np.zeros(0)
+        self._rate = np.zeros(0)
+        self._job = np.zeros(0, dtype=np.int64)
+        self._hops = np.zeros(0, dtype=np.int64)
+        self._links = np.zeros(0, dtype=np.int64)
+        self._jobs: dict[int, list] = {}          # id -> [event, flows left, latency]
+        self._next_job = 0
         self._last = env.now
+        self._pending = False
         self._wake = None
 
     def transfer(self, flows: Sequence[tuple[int | str, int | str, float]]):
         """An event that fires when every (src, dst, bytes) flow has arrived."""
+        src = [f[0] for f in flows]
+        dst = [f[1] for f in flows]
+        return self.transfer_arrays(src, dst, np.array([float(f[2]) for f in flows]))
+
+    def transfer_arrays(self, src, dst, nbytes: np.ndarray, latencies: int = 1):
+        """As transfer(), with the flows as arrays (or lists) of sources, destinations and bytes; the event
+        fires `latencies` path latencies after the last byte (a run of pipelined steps pays one per step)."""
         done = self.env.event()
-        job = {"event": done, "left": 0, "latency": 0.0}
-        self._advance()
-        for src, dst, nbytes in flows:
-            links = np.asarray(self.topology.path(src, dst), dtype=np.int64)
-            lat = float(self.topology.latency[links].sum()) if len(links) else 0.0
-            job["latency"] = max(job["latency"], lat)
-            if nbytes > 0 and len(links):
-                job["left"] += 1
-                self._flows.append({"remaining": float(nbytes), "size": float(nbytes), "links": links, "job": job})
-                np.add.at(self.link_bytes, links, float(nbytes))
-        if job["left"] == 0:
+        hops, links, lat = self.topology.routes(src, dst)
+        nbytes = np.asarray(nbytes, dtype=float)
+        live = (nbytes > 0) & (hops > 0)
+        job = [done, int(live.sum()), latencies * float(lat.max()) if len(lat) else 0.0]
+        if job[1] == 0:
             self._land(job)
-        self._reschedule()
+            return done
+        self._advance()
+        jid = self._next_job
+        self._next_job += 1
+        self._jobs[jid] = job
+        keep_pairs = np.repeat(live, hops)
+        sizes = nbytes[live]
+        self._rem = np.concatenate([self._rem, sizes])
+        self._size = np.concatenate([self._size, sizes])
+        self._rate = np.concatenate([self._rate, np.zeros(len(sizes))])
+        self._job = np.concatenate([self._job, np.full(len(sizes), jid)])
+        self._hops = np.concatenate([self._hops, hops[live]])
+        self._links = np.concatenate([self._links, links[keep_pairs]])
+        self.link_bytes += np.bincount(links[keep_pairs], weights=np.repeat(nbytes, hops)[keep_pairs],
+                                       minlength=len(self.link_bytes))
+        if not self._pending:
+            self._pending = True
+            self.env.timeout(0).callbacks.append(self._update)
         return done
 
     def _delay(self, seconds: float) -> float:
         units = seconds / self.time_unit
         return float(math.ceil(units - 1e-9)) if self.integer_time else units
 
-    def _land(self, job: dict) -> None:
-        delay = self._delay(job["latency"])
+    def _land(self, job: list) -> None:
+        delay = self._delay(job[2])
         if delay > 0:
-            self.env.timeout(delay).callbacks.append(lambda _: job["event"].succeed())
+            self.env.timeout(delay).callbacks.append(lambda _: job[0].succeed())
         else:
-            job["event"].succeed()
-
-    def _rates(self) -> np.ndarray:
-        if not self._flows:
-            return np.zeros(0)
-        lengths = [len(f["links"]) for f in self._flows]
-        flow_of = np.repeat(np.arange(len(self._flows)), lengths)
-        link_of = np.concatenate([f["links"] for f in self._flows])
-        return max_min_rates(flow_of, link_of, len(self._flows), self.topology.rate)
+            job[0].succeed()
 
     def _advance(self) -> None:
-        """Move every flow on to now at the rates they have had since the last change; land finished ones."""
+        """Move every flow on to now at its current rate; land the finished ones."""
         dt = (self.env.now - self._last) * self.time_unit
         self._last = self.env.now
-        if not self._flows or dt <= 0:
+        if not len(self._rem) or dt <= 0:
             return
-        rates = self._rates()
-        keep = []
-        for f, r in zip(self._flows, rates):
-            f["remaining"] -= r * dt
-            if f["remaining"] <= DONE * f["size"] + 1e-9 * r * self.time_unit:
-                f["job"]["left"] -= 1
-                if f["job"]["left"] == 0:
-                    self._land(f["job"])
-            else:
-                keep.append(f)
-        self._flows = keep
+        self._rem -= self._rate * dt
+        finished = self._rem <= DONE * self._size + self._rate * self.time_unit
+        if not finished.any():
+            return
+        for jid, count in zip(*np.unique(self._job[finished], return_counts=True)):
+            job = self._jobs[int(jid)]
+            job[1] -= int(count)
+            if job[1] == 0:
+                del self._jobs[int(jid)]
+                self._land(job)
+        keep = ~finished
+        self._links = self._links[np.repeat(keep, self._hops)]
+        self._rem, self._size, self._rate = self._rem[keep], self._size[keep], self._rate[keep]
+        self._job, self._hops = self._job[keep], self._hops[keep]
 
-    def _reschedule(self) -> None:
-        if not self._flows:
-            return
-        rates = self._rates()
-        rem = np.array([f["remaining"] for f in self._flows])
-        delay = self._delay(float(np.min(rem / rates)))
-        wake = self.env.timeout(max(delay, 1.0 if self.integer_time else delay))
-        self._wake = wake
-        wake.callbacks.append(lambda ev: self._on_wake(ev))
-
-    def _on_wake(self, ev) -> None:
-        if ev is not self._wake:          # a newer change rescheduled
-            return
+    def _update(self, _event=None) -> None:
+        """Re-share the links among the flows in flight and wake up at the next finish."""
+        self._pending = False
         self._advance()
-        self._reschedule()
+        if not len(self._rem):
+            return
+        flow_of = np.repeat(np.arange(len(self._rem)), self._hops)
+        self._rate = max_min_rates(flow_of, self._links, len(self._rem), self.topology.rate)
+        delay = self._delay(float(np.min(self._rem / self._rate)))
+        wake = self.env.timeout(max(delay, 1.0) if self.integer_time else delay)
+        self._wake = wake
+        wake.callbacks.append(self._on_wake)
+
+    def _on_wake(self, event) -> None:
+        if event is self._wake:           # else a later change has rescheduled
+            self._update()

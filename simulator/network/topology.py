@@ -66,6 +66,7 @@ class Topology:
         self.rate = np.array([lk.rate for lk in self.links], dtype=float)
         self.latency = np.array([lk.latency for lk in self.links], dtype=float)
         self._paths: dict[tuple[str, str], list[int]] = {}
+        self._routes: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def node(self, ref: int | str) -> str:
         return self.devices[ref] if isinstance(ref, (int, np.integer)) else ref
@@ -87,6 +88,20 @@ class Topology:
         if key not in self._paths:
             raise KeyError(f"no route from {s} to {d}")
         return self._paths[key]
+
+    def routes(self, src, dst) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Paths of the transfers src[i] -> dst[i] as (hops per transfer, their link ids concatenated, path
+        latency per transfer); cached, since collectives repeat the same steps."""
+        key = (tuple(src.tolist() if isinstance(src, np.ndarray) else src),
+               tuple(dst.tolist() if isinstance(dst, np.ndarray) else dst))
+        if key not in self._routes:
+            paths = [self.path(s, d) for s, d in zip(*key)]
+            lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
+            link_of = np.fromiter((i for p in paths for i in p), dtype=np.int64, count=int(lengths.sum()))
+            lat = np.bincount(np.repeat(np.arange(len(paths)), lengths), weights=self.latency[link_of],
+                              minlength=len(paths))
+            self._routes[key] = (lengths, link_of, lat)
+        return self._routes[key]
 
     def path_latency(self, src: int | str, dst: int | str) -> float:
         return float(sum(self.links[i].latency for i in self.path(src, dst)))

@@ -185,3 +185,50 @@ def test_schedule_moves_the_data_each_op_needs():
         sent = sum(np.bincount(s, weights=b, minlength=n) for s, _, b in schedule(topo, "all_reduce", S,
                                                                                    list(range(n)), alg, 1))
         assert np.allclose(sent, 2 * (n - 1) / n * S)
+
+
+@pytest.mark.parametrize("k,L", [(2, 4), (2, 8), (4, 2)])
+def test_ring_across_nodes_runs_one_ring_per_nic(k, L):
+    """NCCL's channels: L rings, each 1/L of the data, crossing nodes on their own NIC. A step's busiest link is
+    an intra-node port (L-1 transfers of S/(nL)) or a NIC (one), its latency the inter-node path's."""
+    topo, n, Be = hier(k, L), k * L, 25e9
+    for S in SIZES:
+        per = S / (n * L)
+        step = 2e-6 + max((L - 1) * per / B, per / Be)
+        got = collective(topo, "all-reduce", S, algorithm="ring").time_s
+        assert got == pytest.approx(2 * (n - 1) * step, rel=1e-12)
+        nic = [i for i, lk in enumerate(topo.links) if lk.dst == "fabric"]
+        c = collective(topo, "all-gather", S, algorithm="ring")
+        assert np.allclose(c.link_bytes[nic], (n - 1) * per)          # every NIC carries one ring
+
+
+def test_curves_rise_with_size_and_mark_the_default():
+    from simulator.network.curves import collective_curves
+
+    topo = hier(2, 4)
+    df = collective_curves(topo, "all-reduce", sizes=[2.0 ** 12, 2.0 ** 20, 2.0 ** 28], counts=[2, 4, 8])
+    for (_, _), g in df.groupby(["devices", "algorithm"]):
+        assert g["time_s"].is_monotonic_increasing
+    assert set(df[df.devices == 8].algorithm) == {"ring", "tree", "halving_doubling", "direct", "hierarchical"}
+    assert "hierarchical" not in set(df[df.devices == 4].algorithm)        # 4 devices are one node
+    assert (df.groupby(["devices", "bytes"])["default"].sum() == 1).all()
+    eight = df[df.devices == 8]
+    for _, g in eight.groupby("bytes"):                                     # across nodes: the fastest NCCL one
+        nccl = g[g.algorithm.isin(["ring", "tree", "hierarchical"])]
+        assert g[g["default"]].time_s.iloc[0] == nccl.time_s.min()
+
+
+@pytest.mark.parametrize("dims", [(4, 4, 4), (2, 8), (8,)])
+def test_torus_all_reduce_dimension_by_dimension(dims):
+    """T = 2 sum_d (k_d - 1)(alpha + S / (2 k_0 ... k_d B)) with alpha one hop: a torus line runs a ring each
+    way with half the data (a line of 2: one ring, S / (k_0 ... k_d B))."""
+    n = int(np.prod(dims))
+    topo = build_topology({"pattern": "torus", "dims": list(dims), "link": LINK}, {"npu": n}, file="t")
+    for S in SIZES:
+        expected, prefix = 0.0, 1
+        for k in dims:
+            prefix *= k
+            expected += 2 * (k - 1) * (LAT + S / (prefix * B * (2 if k > 2 else 1)))
+        c = collective(topo, "all-reduce", S, algorithm="hierarchical")
+        assert c.time_s == pytest.approx(expected, rel=1e-12)
+    assert collective(topo, "all-reduce", 2.0 ** 20).algorithm == ("hierarchical" if len(dims) > 1 else "ring")

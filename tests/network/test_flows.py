@@ -69,3 +69,21 @@ def test_fabric_reshares_when_a_transfer_joins_late():
     env.run()
     assert done["a"] == pytest.approx(1.5e-3 + 2e-6, rel=1e-6)
     assert done["b"] == pytest.approx(2.0e-3 + 2e-6, rel=1e-6)
+
+
+def test_collective_on_a_fabric_matches_the_aware_cost_and_two_share_the_links():
+    """One ring all-reduce through the Fabric takes its congestion-aware time; two at once on the same devices
+    share every link and take twice the bandwidth term."""
+    from simulator.network.collectives import collective, run_on_fabric
+
+    topo = build_topology({"pattern": "switch", "link": {"bandwidth": "100 GB/s", "latency": "0 s"}}, {"d": 4},
+                          file="t")
+    S = 2.0 ** 24
+    alone = collective(topo, "all-reduce", S, congestion_aware=True).time_s
+    for copies in (1, 2):
+        env = simpy.Environment()
+        fabric = Fabric(env, topo)
+        procs = [run_on_fabric(fabric, "all-reduce", S) for _ in range(copies)]
+        env.run()
+        assert all(p.value == "ring" for p in procs)
+        assert env.now * 1e-12 == pytest.approx(copies * alone, rel=1e-6)

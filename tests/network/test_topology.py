@@ -118,3 +118,27 @@ def test_bad_collective_arguments_exit_2(cli, tmp_path):
     expect_error(cli, ["collective", sysfile, "all-reduce", "--bytes", "1MiB", "--algorithm", "bucket"],
                  "unknown algorithm", "ring")
     expect_error(cli, ["collective", sysfile, "all-reduce", "--bytes", "lots"], "--bytes")
+
+
+def test_single_description_keys_are_refused_beside_groups(cli, tmp_path):
+    (tmp_path / "s.yaml").write_text(GROUPED)
+    expect_error(cli, ["collective", str(tmp_path / "s.yaml"), "all-reduce", "--bytes", "1MiB", "--set",
+                       "hw.devices=8"], "--set hw.devices", "groups.<name>.count")
+
+
+def test_legacy_device_count_override_still_sizes_the_network(cli_json):
+    out = cli_json("collective", str(ROOT / "hwconfigs/h100.yaml"), "all-reduce", "--bytes", "1GiB", "--set",
+                   "hw.devices=8")
+    assert out["devices"] == 8 and out["group"][0] == "device.0"
+    assert out["busbw_gbps"] == pytest.approx(450 * 0.822, rel=0.01)
+
+
+def test_domains_of_an_explicit_graph_follow_the_fast_links():
+    """Two pairs of devices on fast links, the pairs joined by a slow switch: two domains."""
+    fast, slow = {"bandwidth": "400 GB/s", "latency": "1 us"}, {"bandwidth": "25 GB/s", "latency": "1 us"}
+    topo = build_topology({"pattern": "graph", "switches": ["sw"],
+                           "links": [{"ends": ["d.0", "d.1"], **fast}, {"ends": ["d.2", "d.3"], **fast}]
+                           + [{"ends": [f"d.{i}", "sw"], **slow} for i in range(4)]}, {"d": 4}, file="t")
+    assert [topo.domains[d] for d in topo.devices] == [0, 0, 1, 1]
+    assert [topo.links[i].dst for i in topo.path(0, 1)] == ["d.1"]          # the direct fast link
+    assert [topo.links[i].dst for i in topo.path(0, 2)] == ["sw", "d.2"]    # devices of a graph do not forward
