@@ -73,37 +73,55 @@ def mixtral_ep() -> str:
 def collectives() -> str:
     """Collective curves: all-reduce time and bus bandwidth against size per algorithm, 2 to 64 devices."""
     from simulator.hardware.system import load_system
-    from simulator.network.collectives import collective
+    from simulator.network.curves import collective_curves
 
-    cases = [("hgx-h100", 8), ("h100-2node", 16), ("tpuv4-pod64", 64)]
-    sizes = [2 ** 16, 2 ** 20, 2 ** 24, 2 ** 28, 2 ** 30]
-    algs = ["ring", "tree", "halving_doubling", "direct", "hierarchical"]
+    systems = {name: load_system(_hw(name)).topology for name in ("hgx-h100", "h100-2node", "tpuv4-pod64")}
+    curves = {name: collective_curves(topo) for name, topo in systems.items()}
+    _plot_curves(curves, ROOT / "reports" / "systems_collectives.png")
     out = ["## Collective curves\n\nAll-reduce over the first n devices of each system, congestion-unaware "
-           "(alpha-beta per algorithm, simulator/network; docs/network.md): time in microseconds / bus bandwidth in "
-           "GB/s (nccl-tests definition). *default* is the algorithm NCCL would pick; - where the algorithm does "
-           "not apply (hierarchical needs several nodes).\n"]
-    for name, n in cases:
-        topo = load_system(_hw(name)).topology
-        out.append(f"\n**{name}, {n} devices**\n\n| size | " + " | ".join(algs) + " | default |\n|---|"
-                   + "---|" * (len(algs) + 1))
-        for size in sizes:
-            cells = []
-            for alg in algs + [None]:
-                try:
-                    c = collective(topo, "all_reduce", float(size), list(range(n)), alg)
-                except Exception:      # an algorithm that does not apply to this topology
-                    cells.append("-")
-                    continue
-                cells.append(f"{c.time_s * 1e6:.1f} / {c.busbw / 1e9:.0f}" + (f" ({c.algorithm})" if alg is None
-                                                                                else ""))
-            out.append(f"| {size / 2 ** 20:g} MiB | " + " | ".join(cells) + " |")
-    topo = load_system(_hw("tpuv4-pod64")).topology
-    out.append("\n**tpuv4-pod64, 256 MiB, by device count (default algorithm)**\n\n| devices | time (us) | "
-               "busbw (GB/s) | algorithm |\n|---|---|---|---|")
-    for n in (2, 4, 8, 16, 32, 64):
-        c = collective(topo, "all_reduce", 2.0 ** 28, list(range(n)))
-        out.append(f"| {n} | {c.time_s * 1e6:.0f} | {c.busbw / 1e9:.0f} | {c.algorithm} |")
+           "(alpha-beta per algorithm, `simulator/network/curves.py`, docs/network.md); bus bandwidth as nccl-tests "
+           "defines it. Plot: busbw against size per algorithm at the largest device count of each system, "
+           "the default algorithm (what NCCL would pick) marked.\n\n![collective curves](systems_collectives.png)\n"]
+    for name, df in curves.items():
+        for n in sorted(df["devices"].unique()):
+            sub = df[(df["devices"] == n) & df["bytes"].isin([2.0 ** 20, 2.0 ** 26, 2.0 ** 30])]
+            if n not in (2, 8, 16, 64):
+                continue
+            algs = sorted(sub["algorithm"].unique())
+            out.append(f"\n**{name}, {n} devices**: time (us) / busbw (GB/s)\n\n| size | " + " | ".join(algs)
+                       + " |\n|---|" + "---|" * len(algs))
+            for size, rows in sub.groupby("bytes"):
+                cells = []
+                for alg in algs:
+                    r = rows[rows["algorithm"] == alg]
+                    cells.append("-" if r.empty else f"{r['time_s'].iloc[0] * 1e6:.1f} / "
+                                 f"{r['busbw_gbps'].iloc[0]:.0f}" + (" *" if r["default"].iloc[0] else ""))
+                out.append(f"| {size / 2 ** 20:g} MiB | " + " | ".join(cells) + " |")
+    out.append("\n\\* the default algorithm; - no schedule for that device set.")
     return "\n".join(out) + "\n"
+
+
+def _plot_curves(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), sharey=True)
+    for ax, (name, df) in zip(axes, curves.items()):
+        n = df["devices"].max()
+        for alg, rows in df[df["devices"] == n].groupby("algorithm"):
+            ax.plot(rows["bytes"], rows["busbw_gbps"], marker=".", label=alg)
+            d = rows[rows["default"]]
+            ax.scatter(d["bytes"], d["busbw_gbps"], s=40, facecolors="none", edgecolors="k")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("bytes")
+        ax.set_title(f"{name}, {n} devices", fontsize=9)
+    axes[0].set_ylabel("all-reduce busbw (GB/s)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def attacc() -> str:
