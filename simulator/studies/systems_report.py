@@ -107,18 +107,21 @@ def _plot_curves(curves: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from simulator.network.algorithms import ALGORITHMS
+
+    color = {alg: f"C{i}" for i, alg in enumerate(ALGORITHMS)}
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), sharey=True)
     for ax, (name, df) in zip(axes, curves.items()):
         n = df["devices"].max()
         for alg, rows in df[df["devices"] == n].groupby("algorithm"):
-            ax.plot(rows["bytes"], rows["busbw_gbps"], marker=".", label=alg)
+            ax.plot(rows["bytes"], rows["busbw_gbps"], marker=".", label=alg, color=color[alg])
             d = rows[rows["default"]]
             ax.scatter(d["bytes"], d["busbw_gbps"], s=40, facecolors="none", edgecolors="k")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("bytes")
         ax.set_title(f"{name}, {n} devices", fontsize=9)
+        ax.legend(fontsize=7)
     axes[0].set_ylabel("all-reduce busbw (GB/s)")
-    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
