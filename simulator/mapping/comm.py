@@ -67,7 +67,12 @@ class PlanComm:
                       counts={"link.bit": sent * 8, "link.energy_j": one.energy_j / len(mine)},
                       bytes={"link": sent},
                       detail={"devices": len(mine), "message_bytes": nbytes, "algorithm": one.algorithm,
-                              "reason": one.reason, "concurrent_groups": len(groups)})
+                              "reason": one.reason, "concurrent_groups": len(groups),
+                              "links": {self._label(i): float(one.link_bytes[i]) for i in one.link_bytes.nonzero()[0]}})
+
+    def _label(self, link: int) -> str:
+        lk = self.topology.links[link]
+        return f"{lk.src}->{lk.dst} ({lk.name})"
 
     def steps(self, op: Op, stage: int = 0) -> list[list[tuple[int, int, float]]]:
         """The collective's steps as (src, dst, bytes) flows of every concurrent group, for a Fabric."""
