@@ -185,6 +185,15 @@ class Stats:
             gbps = b / latency / 1e9 if latency else 0.0
             bandwidth[name] = {"bytes": b, "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
                                "utilisation": gbps * 1e9 / mem.peak_bandwidth}
+        for key, b in moved.items():       # memories of a placed group ('attacc.hbm') and on the network ('cxl0')
+            group, _, name = key.partition(".")
+            mem = (system.memory_nodes.get(key) if key not in system.groups else None) or (
+                system.groups[group].memories.get(name) if group in system.groups else None)
+            if key in bandwidth or mem is None:
+                continue
+            gbps = b / latency / 1e9 if latency else 0.0
+            bandwidth[key] = {"bytes": b, "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
+                              "utilisation": gbps * 1e9 / mem.peak_bandwidth}
         if system.link is not None:
             b = moved.get("link", 0.0)
             bandwidth["link"] = {"bytes": b, "gbps": b / latency / 1e9 if latency else 0.0,
