@@ -51,9 +51,21 @@ class TopologyLayout(Spec):
     links: list[dict[str, Any]] = Field(default_factory=list)
 
 
+COMMON = {"pattern", "members", "switches", "hosts", "memories", "links"}
+PATTERN_KEYS = {
+    "switch": COMMON | {"link", "group_links"}, "ring": COMMON | {"link"}, "fully-connected": COMMON | {"link"},
+    "torus": COMMON | {"link", "dims"}, "mesh": COMMON | {"link", "dims"},
+    "hierarchical": COMMON | {"nodes", "intra", "inter"}, "graph": COMMON,
+}
+
+
 def build_topology(raw: dict[str, Any], groups: dict[str, int], *, file: str, key: str = "topology") -> Topology:
     """The routed network of `groups` (name -> device count) described by `raw`."""
     layout = validate(TopologyLayout, raw, file=file, prefix=key)
+    unused = sorted(set(raw) - PATTERN_KEYS[layout.pattern])
+    if unused:
+        raise ConfigError(f"'{unused[0]}' has no meaning for pattern {layout.pattern}; "
+                          f"{allowed(PATTERN_KEYS[layout.pattern])}", file=file, key=f"{key}.{unused[0]}")
     g = nx.Graph()
     devices = [f"{name}.{i}" for name, n in groups.items() for i in range(n)]
     direct = layout.pattern in ("ring", "fully-connected", "torus", "mesh")

@@ -99,7 +99,7 @@ def expect_error(cli, args, *needles):
                               "  group_links: {npu:"), ["topology.links[0].ends", "unknown node 'cxl9'",
                                                         "allowed:"]),
     (("pattern: switch", "pattern: switch\n  members: [gpu]"), ["topology", "disconnected", "npu.0"]),
-    (("pattern: switch", "pattern: torus\n  dims: [2, 2]"), ["topology.dims", "4 positions for 6 devices"]),
+    (("pattern: switch", "pattern: torus\n  dims: [2, 2]"), ["topology.group_links", "no meaning for pattern torus"]),
     (("pattern: switch", "pattern: tree"), ["topology.pattern", "'tree' is not allowed"]),
 ])
 def test_bad_topology_exits_2_naming_file_and_key(cli, tmp_path, edit, needles):
@@ -142,3 +142,13 @@ def test_domains_of_an_explicit_graph_follow_the_fast_links():
     assert [topo.domains[d] for d in topo.devices] == [0, 0, 1, 1]
     assert [topo.links[i].dst for i in topo.path(0, 1)] == ["d.1"]          # the direct fast link
     assert [topo.links[i].dst for i in topo.path(0, 2)] == ["sw", "d.2"]    # devices of a graph do not forward
+
+
+def test_a_key_of_another_pattern_is_refused():
+    with pytest.raises(Exception, match="'dims' has no meaning for pattern switch"):
+        build_topology({"pattern": "switch", "link": LINK, "dims": [2, 2]}, {"d": 4}, file="t")
+
+
+def test_torus_dims_must_place_every_device():
+    with pytest.raises(Exception, match="4 positions for 6 devices"):
+        build_topology({"pattern": "torus", "dims": [2, 2], "link": LINK}, {"d": 6}, file="t")
