@@ -22,7 +22,7 @@ from simulator.engine.stats import Stats
 from simulator.errors import ConfigError
 from simulator.hardware.system import System, build_system
 from simulator.lowering.graph import OpGraph
-from simulator.lowering.transformer import lower
+from simulator.mapping.plan import plan_graphs
 from simulator.mapping.schedule import Schedule, map_graph
 from simulator.workload.spec import Workload, WorkloadSpec, build_workload
 
@@ -97,8 +97,9 @@ def simulate(hw: HwInput, workload: WorkloadInput, sets: Sequence[str] = (), *, 
     split = _overrides(sets, overrides)
     system = _system(hw, split["hw"])
     wl = _workload(workload, split["workload"])
-    graph = lower(wl)
-    schedule = map_graph(graph, system, wl)
+    plan = plan_graphs(wl)
+    graph = plan.graphs[0][0]
+    schedule = map_graph(graph, system, wl, plan)
     memo = wl.spec.schedule.memoise if memoise is None else memoise
     result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
     return Run(system, wl, graph, schedule, result, memo, wall_s=time.perf_counter() - start)

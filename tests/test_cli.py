@@ -59,10 +59,15 @@ def test_multi_unit_trace_has_a_track_per_unit_engine(cli, tmp_path):
                        "workload.requests=4", "--set", "workload.layers=1", "--out", out)
     assert code == 0, err
     trace = json.loads((out / "trace.json").read_text())
-    tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
+    network = next(e["pid"] for e in trace["traceEvents"] if e.get("args", {}).get("name") == "network")
+    tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name" and e["pid"] != network}
     assert tracks == {"npu", "npu.vector", "pim", "link"}          # the NPU's vector units have their own track
-    for tid in {e["tid"] for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time on a track
-        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == tid)
+    links = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name" and e["pid"] == network}
+    assert links == {f"device.{i}->switch (link)" for i in range(4)} | {f"switch->device.{i} (link)" for i in range(4)}
+    assert {e["pid"] for e in trace["traceEvents"] if e["ph"] == "X"} == {0, 1, 2, 3, network}   # a process per rank
+    for track in {(e["pid"], e["tid"]) for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"]
+                       if e["ph"] == "X" and (e["pid"], e["tid"]) == track)
         assert all(b[0] >= a[1] - 1e-6 for a, b in zip(spans, spans[1:]))
 
 

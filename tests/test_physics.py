@@ -79,7 +79,10 @@ def test_energy_is_counts_times_table_plus_static(run):
         table = energy_table(run.result.models[unit], spec)
         expected = sum(n * table[a] for a, n in counts.items() if a in table)
         expected += spec.static_power * latency
-        assert s["energy_j"]["by_component"][unit] == pytest.approx(expected, rel=1e-9)
+        devices = s["energy_j"]["by_device"]
+        assert devices["device.0"]["by_component"][unit] == pytest.approx(expected, rel=1e-9)   # the simulated shard
+        assert s["energy_j"]["by_component"][unit] == pytest.approx(
+            sum(d["by_component"][unit] for d in devices.values()), rel=1e-12)           # whole system
     assert s["energy_j"]["total"] == pytest.approx(sum(s["energy_j"]["by_component"].values()), rel=1e-12)
 
 

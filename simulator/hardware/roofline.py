@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.engine.capability import NONE, Capabilities
 from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError, allowed
 from simulator.lowering.ops import Op
@@ -33,6 +34,7 @@ class Roofline:
     overhead_s: float = 0.0              # per kernel (launch/tail), GPUs
     internal_bandwidth: float = 0.0      # PIM: in-bank bandwidth for resident tensors
     static_power: float = 0.0
+    capabilities: Capabilities = NONE    # PIM: computes in the banks
 
     def rate(self, op: Op) -> float:
         if op.op_class in ("gemm", "attention"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.asic.spec import AsicSpec
+from simulator.engine.capability import Capabilities
 from simulator.gpu.model import gpu_model
 from simulator.gpu.spec import GpuSpec
 from simulator.hardware.registry import UnitType, register
@@ -37,7 +38,8 @@ def pim_roofline(name: str, spec: PimSpec, memory) -> Roofline:
     units = pim_units(spec, memory)
     lanes_per_s = units * spec.macs_per_bank * spec.clock
     return Roofline(name, spec.clock, {spec.dtype: 2 * lanes_per_s}, 0.0, memory, spec.memory,
-                    internal_bandwidth=lanes_per_s * DTYPE_BYTES[spec.dtype], static_power=spec.static_power)
+                    internal_bandwidth=lanes_per_s * DTYPE_BYTES[spec.dtype], static_power=spec.static_power,
+                    capabilities=Capabilities(in_memory=True, pim_rows=spec.row_buffer == "dual"))
 
 
 def asic_roofline(name: str, spec: AsicSpec, memory) -> Roofline:

@@ -2,13 +2,15 @@
 
 Tensor parallelism (Megatron style) splits heads, the MLP inner size and the vocabulary by `tp` and adds an
 all-reduce after the attention output projection and after the MLP; pipeline parallelism splits layers into
-`pp` stages with a send/recv of the activations between stages. The op constructors (and their FLOP counts)
-are in `builders.py`.
+`pp` stages with a send/recv of the activations between stages. Expert parallelism (MoE) holds experts
+ep_rank, ep_rank + ep, ... on this device and moves the routed tokens with an all-to-all before and after the
+experts (`Shard`). The op constructors (and their FLOP counts) are in `builders.py`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -20,11 +22,22 @@ from simulator.lowering.profiles import PROFILES, Profile
 from simulator.workload.spec import Workload
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Which expert-parallel rank this device is and the tokens of each replica of its expert group (default: one
+    replica, this workload's tokens)."""
+
+    ep: int = 1
+    ep_rank: int = 0
+    group_tokens: tuple[int, ...] | None = None
+
+
 class Lowering:
     """Builds the prologue, the shared layer graph and the epilogue for one workload."""
 
-    def __init__(self, workload: Workload):
+    def __init__(self, workload: Workload, shard: Shard = Shard()):
         self.w = workload
+        self.shard = shard
         self.m = workload.model
         s = workload.spec
         self.profile: Profile = PROFILES[s.implementation]
@@ -107,14 +120,20 @@ class Lowering:
         return self.linear(b, f"{prefix}.down_proj", t, h, f, x)
 
     def moe(self, b: GraphBuilder, x: str, t: int) -> str:
-        """Router, then the experts the batch activates: E (1 - (1 - k/E)^T) of them in expectation, each
-        with an equal share of the T k routed tokens (uniform routing)."""
-        e, k = self.m.moe.experts, self.m.moe.top_k
+        """Router, then this device's experts with the tokens routed to them (`expert_loads` over the expert
+        group's tokens; with ep > 1 an all-to-all dispatches this replica's t k token copies and another
+        combines them)."""
+        e, k, sh = self.m.moe.experts, self.m.moe.top_k, self.shard
         r = self.linear(b, "router", t, e, self.m.hidden, x, bias=False)
         r = self.vector(b, "router_topk", "moe_router", t * e, r)
-        active = min(e, math.ceil(e * (1 - (1 - k / e) ** t) - 1e-9))
-        per_expert = math.ceil(t * k / active)
-        outs = [self.mlp(b, r, per_expert, f"expert{i}") for i in range(active)]
+        group = sum(sh.group_tokens) if sh.group_tokens and t == self.tokens else t
+        loads = expert_loads(group, e, k, self.w.spec.parallel.expert_skew)
+        routed = t * k * self.m.hidden * DTYPE_BYTES[self.act]
+        if sh.ep > 1:
+            r = self.collective(b, "moe_dispatch", "all_to_all", routed, sh.ep, r)
+        outs = [self.mlp(b, r, int(n), f"expert{i}") for i, n in enumerate(loads) if i % sh.ep == sh.ep_rank and n]
+        if sh.ep > 1:
+            outs = self.collective(b, "moe_combine", "all_to_all", routed, sh.ep, outs)
         return self.vector(b, "expert_combine", "add", t * self.m.hidden, outs, extra_in=(k - 1) * t * self.m.hidden)
 
     def attention(self, b: GraphBuilder, after: list[str], requests: np.ndarray | None = None) -> str | list[str]:
@@ -196,6 +215,29 @@ class Lowering:
         return b
 
 
+def expert_loads(tokens: int, experts: int, top_k: int, skew: float = 0.0) -> np.ndarray:
+    """Token copies routed to each expert; they sum to tokens x top_k and none exceeds `tokens`. Uniform routing
+    (skew 0) activates E (1 - (1 - k/E)^T) experts, the expectation, rounded up, sharing the copies evenly; skew s
+    gives expert i a share ~ (i + 1)^-s (largest remainder, capped at one copy per token)."""
+    total = tokens * top_k
+    if skew == 0:
+        active = min(experts, math.ceil(experts * (1 - (1 - top_k / experts) ** tokens) - 1e-9))
+        q, r = divmod(total, active)
+        return np.array([q + 1] * r + [q] * (active - r) + [0] * (experts - active), dtype=np.int64)
+    weights = (np.arange(experts) + 1.0) ** -skew
+    loads = np.zeros(experts, dtype=np.int64)
+    free = np.ones(experts, dtype=bool)
+    while total - loads.sum() > 0:
+        left = total - loads.sum()
+        share = left * weights * free / (weights * free).sum()
+        add = np.floor(share).astype(np.int64)
+        order = np.argsort(-(share - add) + 2.0 * ~free, kind="stable")
+        add[order[: left - add.sum()]] += 1
+        loads = np.minimum(loads + add, tokens)
+        free = loads < tokens
+    return loads
+
+
 def sub_batches(kv_lens: np.ndarray, channels: np.ndarray | None) -> list[np.ndarray]:
     """Two sub-batches of request indices: per KV channel (the trace's; else one channel), the first half of its
     requests in trace order (rounded up) and the rest."""
@@ -224,9 +266,9 @@ def _sinks(g: nx.DiGraph) -> list[str]:
     return [n for n, d in g.out_degree() if d == 0]
 
 
-def lower(workload: Workload) -> OpGraph:
-    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0)."""
-    low = Lowering(workload)
+def lower(workload: Workload, shard: Shard = Shard()) -> OpGraph:
+    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0, expert rank of `shard`)."""
+    low = Lowering(workload, shard)
     layers = workload.layers
     pp = workload.spec.pp
     stages = [layers // pp + (1 if i < layers % pp else 0) for i in range(pp)]

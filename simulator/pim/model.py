@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from simulator.engine.capability import Capabilities
 from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import Op
@@ -42,6 +43,11 @@ class PimModel:
             raise ConfigError(str(exc), key=f"{name}.memory") from None
         self.refresh, self.level = refresh, level
         self.energy_table = command_energies(spec, memory)  # defaults; the unit YAML `energy:` overrides them
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Computes in the banks; a dual row buffer keeps PIM rows open beside the normal ones."""
+        return Capabilities(in_memory=True, pim_rows=self.spec.row_buffer == "dual")
 
     @cached_property
     def contention(self) -> contention.Contention:

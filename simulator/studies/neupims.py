@@ -46,9 +46,9 @@ PAPER_UTIL = {"naive_rr": (0.28, 0.17), "neupims": (0.65, 0.26)}
 
 def measure(run: Run) -> dict:
     """One run's figures: throughput, busy fractions (also as busy cycles per layer in the compute unit's clock),
-    energy per token of all devices (the summary counts one tensor-parallel shard), stages and PIM activity."""
+    energy per token of all devices (the summary's whole-system energy), stages and PIM activity."""
     s = run.summary
-    devices, tokens, layers = s["devices_used"], s["tokens"]["generated"], s["layers_simulated"]
+    tokens, layers = s["tokens"]["generated"], s["layers_simulated"]
     energy = s["energy_j"]["by_component"]
     host = "npu" if "npu" in s["utilisation"] else "gpu"
     compute, pim = s["utilisation"][host], s["utilisation"].get("pim", 0.0)
@@ -57,8 +57,8 @@ def measure(run: Run) -> dict:
     return {"tok_s": s["throughput_tokens_per_s"], "compute_util": compute, "pim_util": pim,
             "gemm_util": s["stages"]["busy_by_op_class_s"].get("gemm", 0.0) / s["latency_s"],
             "compute_layer": compute * s["cycles"][host] / layers, "pim_layer": pim * s["cycles"][host] / layers,
-            "mj": s["energy_per_token_j"] * devices * 1e3,
-            "dram_mj": (energy.get("hbm", 0.0) + energy.get("pim", 0.0)) * devices / tokens * 1e3,
+            "mj": s["energy_per_token_j"] * 1e3,
+            "dram_mj": (energy.get("hbm", 0.0) + energy.get("pim", 0.0)) / tokens * 1e3,
             "stages": {k: v["cycles"] for k, v in stages.items()},
             "comm": {k: v["communication_cycles"] for k, v in stages.items()},
             "normal_reads": sum(p["normal_reads_during_pim"] for p in s["pim"].values()),
