@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.report.markdown import report_main
+from simulator.studies.markdown import report_main
 from simulator.run import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
