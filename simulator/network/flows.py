@@ -128,9 +128,10 @@ class Fabric:
             self.env.timeout(0).callbacks.append(self._update)
         return done
 
-    def _delay(self, seconds: float) -> float:
+    def _delay(self, seconds: float) -> float | int:
+        """A duration in the environment's time unit: whole picoseconds (rounded up) on the executor's clock."""
         units = seconds / self.time_unit
-        return float(math.ceil(units - 1e-9)) if self.integer_time else units
+        return int(math.ceil(units - 1e-9)) if self.integer_time else units
 
     def _land(self, job: list) -> None:
         delay = self._delay(job[2])
@@ -169,7 +170,7 @@ class Fabric:
         flow_of = np.repeat(np.arange(len(self._rem)), self._hops)
         self._rate = max_min_rates(flow_of, self._links, len(self._rem), self.topology.rate)
         delay = self._delay(float(np.min(self._rem / self._rate)))
-        wake = self.env.timeout(max(delay, 1.0) if self.integer_time else delay)
+        wake = self.env.timeout(max(delay, 1) if self.integer_time else delay)
         self._wake = wake
         wake.callbacks.append(self._on_wake)
 
