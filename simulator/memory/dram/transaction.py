@@ -35,7 +35,7 @@ so a 1 GiB transfer costs about as much as a 1 MiB one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -265,6 +265,21 @@ def transfer(spec: MemorySpec, base: int, nbytes: int, *, rows: int = 1, stride:
     addr = ((starts[:, None] + np.arange(per_row, dtype=np.int64)[None, :]) * tx).ravel()
     cnt = _count(spec, addr, scale=rows / keep)
     return _timing_of(spec, cnt, float(nbytes * rows), write, start_cycle)
+
+
+def stream(spec: MemorySpec, nbytes: int) -> TransferTiming:
+    """A contiguous read of `nbytes` from address 0: the stream that calibrates DMA bandwidth and activation rates.
+    A channel count that is not a power of two (AttAcc's 80 HBM3 channels) has no bit-field address mapping; its
+    channels each see the same interleaved stream, so it is timed on the largest power-of-two count below and its
+    time scaled by that count over the real one (each channel's share of the bytes shrinks in proportion)."""
+    n = spec.organisation.channels
+    if n & (n - 1) == 0:
+        return transfer(spec, 0, nbytes)
+    p2 = 1 << (n.bit_length() - 1)
+    org = spec.organisation.model_copy(update={"channels": p2})
+    t = transfer(spec.model_copy(update={"organisation": org}), 0, nbytes)
+    f = p2 / n
+    return replace(t, cycles=t.cycles * f, seconds=t.seconds * f, per_channel_cycles=t.per_channel_cycles * f)
 
 
 def _period_lines(spec: MemorySpec) -> int:
