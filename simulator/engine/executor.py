@@ -129,6 +129,8 @@ class Executor:
         """Simulate one block; where PIM work overlaps other units' traffic on its memory, simulate it again with
         the ops stretched by how much they slow each other (`contention`), CONTENTION_PASSES times at most."""
         graph = self.group_stages(graph)
+        if name == "layer":
+            graph = self.fuse(graph)
         run = self._simulate(name, graph, {})
         for _ in range(CONTENTION_PASSES):
             stretch = self.contention(run)
@@ -136,6 +138,15 @@ class Executor:
                 break
             run = self._simulate(name, graph, stretch)
         return run
+
+    def fuse(self, graph: nx.DiGraph) -> nx.DiGraph:
+        """On-chip reuse across a layer's ops: a unit model offering `fuse(graph, nodes)` (an NPU with a `fusion`
+        policy) marks on its ops the intermediates they exchange through its scratchpad instead of memory."""
+        for unit, model in self.models.items():
+            if hasattr(model, "fuse"):
+                graph = model.fuse(graph, {n for n, d in graph.nodes(data=True)
+                                           if self.schedule.unit_of(d["op"]) == unit})
+        return graph
 
     def contention(self, run: BlockRun) -> dict[str, float]:
         """Duration factors of the ops of `run` where a PIM unit works while other units stream on its memory:

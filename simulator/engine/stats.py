@@ -235,7 +235,7 @@ class Stats:
         pipeline = {"stage_busy_s": busy_stage,
                     "bubble_fraction": 1 - sum(busy_stage) / (plan.pp * latency) if latency else 0.0,
                     "steady_throughput_tokens_per_s": tokens / max(busy_stage) if max(busy_stage) else 0.0}
-        return {
+        out = {
             "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
             "level": res.level, "latency_s": latency,
             "cycles": {d: round(c) for d, c in cycles.items()},
@@ -263,6 +263,23 @@ class Stats:
                          "microbatches": plan.microbatches},
             "wall_time_s": res.wall_s,
         }
+        fusion = self.fusion()
+        if fusion:
+            out["fusion"] = fusion
+        return out
+
+    def fusion(self) -> dict:
+        """Per unit whose model reports on-chip reuse (`fusion_summary`, an NPU with a fusion policy): the tensors
+        kept in its scratchpad and spilled, and the DRAM bytes saved, over the layers of the run."""
+        layers = [p for p in self.result.placements if p.block == "layer"]
+        out = {}
+        for unit, model in self.result.models.items():
+            report = getattr(model, "fusion_summary", None)
+            events = [ev for p in layers for ev in p.run.events if ev.unit == unit]
+            found = report(events, len(layers)) if report and layers else None
+            if found:
+                out[unit] = found
+        return out
 
     def pim_activity(self) -> dict:
         """Per PIM unit over the run: busy cycles (memory clock), busy cycles of each channel, and the normal 64 B

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from simulator.config.spec import Cycles, Frequency, PositiveInt, Size, Spec
 from simulator.hardware.unit import UnitSpec
@@ -128,6 +128,21 @@ class Mappings(Spec):
     attention: AttentionMapping = AttentionMapping()
 
 
+class Fusion(Spec):
+    """On-chip reuse across a layer's ops (simulator/npu/fusion.py): intermediates kept in the scratchpad are
+    neither written to nor read from DRAM. Off by default."""
+
+    policy: Literal["off", "first-fit", "search"] = Field(
+        "off", description="scratchpad allocator for the layer's intermediates (off: every op goes through DRAM)")
+    reserve: float = Field(0.25, ge=0, lt=1, description="share of the scratchpad kept for the running op's tiles")
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _yaml_off(cls, v):
+        """YAML 1.1 reads a bare `off` as false: take it as the policy it spells."""
+        return "off" if v is False else v
+
+
 class NpuSpec(UnitSpec):
     type: Literal["npu"] = "npu"
     clock: Frequency
@@ -147,6 +162,7 @@ class NpuSpec(UnitSpec):
         "mac", description="PE kind for GEMMs with low-bit weights: mac (dequantise, then MAC at the activation "
         "format), bitserial (a weight bit per cycle), lut (table lookups, LUT Tensor Core); simulator/npu/pe.py")
     lut_group: PositiveInt = Field(4, le=8, description="activations per table (lut PEs): 2^(g-1) entries")
+    fusion: Fusion = Field(default_factory=Fusion, description="on-chip reuse of intermediates across a layer's ops")
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""
