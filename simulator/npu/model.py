@@ -51,7 +51,7 @@ class NpuModel:
         self.memory_name = spec.memory or memory.name
         self.clock = spec.clock
         self.defaults = energy_mod.default_table(spec.scratchpad.size)
-        self.fusion_plans: dict[tuple, dict] = {}     # allocations of the blocks `fuse` rewrote, by block content
+        self.fusion_plans: dict[tuple, tuple[frozenset, dict]] = {}   # by block content: (its nodes, allocation)
 
     # Public -------------------------------------------------------------------------------------------------
     def cost(self, op: Op) -> OpCost:
@@ -93,21 +93,18 @@ class NpuModel:
         eligible = {n for n in nodes if self.fusable(graph.nodes[n]["op"])}
         key = (tuple(sorted((n, graph.nodes[n]["op"].key()) for n in graph)), tuple(sorted(graph.edges)),
                tuple(sorted(eligible)))
-        plan = self.fusion_plans.get(key)
-        if plan is None:
-            plan = self.fusion_plans[key] = fusion_mod.allocate(graph, self.spec.scratchpad.size, policy=f.policy,
-                                                                reserve=f.reserve, eligible=eligible)
-        return fusion_mod.apply(graph, plan)
+        if key not in self.fusion_plans:
+            self.fusion_plans[key] = (frozenset(graph), fusion_mod.allocate(
+                graph, self.spec.scratchpad.size, policy=f.policy, reserve=f.reserve, eligible=eligible))
+        return fusion_mod.apply(graph, self.fusion_plans[key][1])
 
     def fusion_summary(self, events: list, layers: int) -> dict | None:
         """The run's fusion report (`fusion.summarise`) over this unit's layer events; None when fusion is off."""
         if self.spec.fusion.policy == "off" or not self.fusion_plans:
             return None
-        names = {ev.name for ev in events}
-        plan = next((p for p in self.fusion_plans.values()
-                     if {t["producer"] for t in p["tensors"]} <= names | {c for t in p["tensors"]
-                                                                           for c in t["consumers"]}),
-                    next(iter(self.fusion_plans.values())))
+        names = {ev.name for ev in events}      # the plan of the layer graph these events ran
+        plans = list(self.fusion_plans.values())
+        plan = next((p for nodes, p in plans if names <= nodes), plans[0][1])
         return {"reserve": self.spec.fusion.reserve, **fusion_mod.summarise(plan, events, layers)}
 
     # GEMM -----------------------------------------------------------------------------------------------------
