@@ -110,3 +110,9 @@ def test_bad_fusion_keys_exit_2_with_one_line(cli, key, value, needle):
     code, out, err = cli("run", NPU_ONLY, LLAMA, "--set", f"hw.device.units.npu.fusion.{key}={value}", "--json")
     assert code == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1 and needle in err and f"fusion.{key}" in err
+
+
+def test_yaml_bare_off_is_the_off_policy(runs):
+    """YAML 1.1 reads `policy: off` as false; it means the policy `off` (nothing fused, the summary unchanged)."""
+    s = run("decode", False).summary
+    assert "fusion" not in s and s["latency_s"] == runs[("decode", "off")].summary["latency_s"]
