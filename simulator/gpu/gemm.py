@@ -14,6 +14,16 @@ out[M, N] = x[M, K] . W[N, K]^T. For every candidate (BM, BN) tile and split-K f
                r = 1 when the operand stays in L2, else how often the wave raster re-reads it
     kernel     T = max(T_waves, T_hbm) + DRAM latency (pipeline fill) + epilogue + split-K reduce kernel
 
+Number formats: A (activations, a bytes) and B (weights, w bytes) stream at their storage widths; the tensor
+cores run at the compute dtype's rate. Weight-only quantisation (weights narrower than the compute dtype, e.g.
+int4 weights with bf16 activations) adds, per k-iteration of a CTA, the dequantisation of its B tile on the
+CUDA cores (q ops per element at the FMA-lane rate L x f), in series with the MMAs that consume it:
+
+        t_mma' = t_mma + n BK q / (L f)
+        B bytes = N K w + scales (one per quantisation group),  scale reads ride along the B stream
+and a mixed-input kernel keeps a fixed number of weight *elements* in flight per SM (its loads are sized for
+the compute dtype), so by Little's law its weight stream is capped at SMs x inflight x (w / c) / latency.
+
 The tile choice is cuBLAS-like: the candidate with the least modelled time (cuBLAS's heuristic ranks kernels
 by a performance model of the same kind). Power cap: the tensor clock is the mean clock over the kernel's
 duration (`GpuSpec.tensor_clock`). N not a multiple of 8 (a row of the output not 16-byte aligned) falls back to
@@ -67,11 +77,39 @@ def _candidates(m: Machine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return bm, bn, s
 
 
+@dataclass(frozen=True)
+class Formats:
+    """Storage widths of a GEMM's operands and the dequantisation its weights need (bytes per element)."""
+
+    a: float                   # activations (A operand)
+    w: float                   # weights (B operand), storage
+    scale_bytes: float = 0.0   # all the weights' quantisation scales
+    dequant_ops: float = 0.0   # CUDA-core ops per weight element (0: the tensor cores take the weights as stored)
+    inflight_ratio: float = 1.0   # weight bytes in flight relative to a kernel of the compute width (w / c)
+
+
+def formats(m: Machine, compute: str, act: str | None = None, weights: str | None = None,
+            scale_bytes: float = 0.0) -> Formats:
+    """The operand formats of a GEMM computing in `compute` on `act` activations and `weights` weights."""
+    c = DTYPE_BYTES[compute]
+    a = DTYPE_BYTES[act or compute]
+    w_name = weights or compute
+    w = DTYPE_BYTES[w_name]
+    if w_name == compute or w >= c:
+        return Formats(a, w, scale_bytes)
+    ops = m.spec.gemm.dequant_ops_per_element.get(w_name)
+    if ops is None:
+        raise ConfigError(f"no dequantisation cost for {w_name!r} weights computed in {compute!r} on this GPU; "
+                          f"{allowed(m.spec.gemm.dequant_ops_per_element)}", key="gemm.dequant_ops_per_element")
+    return Formats(a, w, scale_bytes, ops, w / c)
+
+
 def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, clock: float,
-              cand: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+              cand: tuple[np.ndarray, np.ndarray, np.ndarray], fmt: Formats | None = None) -> dict[str, np.ndarray]:
     spec, g = m.spec, m.spec.gemm
     bm, bn, s = cand
-    b, ob = DTYPE_BYTES[dtype], DTYPE_BYTES[out_dtype]
+    fmt = fmt or Formats(DTYPE_BYTES[dtype], DTYPE_BYTES[dtype])
+    ab, wb, ob = fmt.a, fmt.w, DTYPE_BYTES[out_dtype]
     mt, nt = np.ceil(M / bm), np.ceil(N / bn)
     sk = s == 0                                            # stream-K candidates
     s = np.where(sk, 1.0, s)
@@ -82,7 +120,7 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
     # stream-K: one persistent CTA per SM takes an even share of all tiles' k-iterations (no wave quantisation)
     sk_iters = np.ceil(mt * nt * kit / m.sms)
     valid &= ~sk | (mt * nt * kit > m.sms * 4)
-    stage_bytes = (bm + bn) * g.bk * b
+    stage_bytes = (bm * ab + bn * wb) * g.bk
     stages = np.minimum(g.max_stages, np.floor(spec.shared_memory_per_sm / stage_bytes))
     valid &= stages >= 2
     stages = np.maximum(stages, 2)
@@ -92,8 +130,10 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
 
     flops_sm = spec.tensor_flops_per_clock_per_sm[dtype] * clock * spec.tensor_efficiency
     t_mma = 2 * bm * bn * g.bk / flops_sm
-    load = (rows + cols) * g.bk * b
-    l2_load = (rows + cols / g.cluster) * g.bk * b          # TMA multicast: a cluster shares one B tile
+    if fmt.dequant_ops:                                     # B tile dequantised on the CUDA cores, then MMA
+        t_mma = t_mma + cols * g.bk * fmt.dequant_ops / (spec.cuda_flops_per_clock_per_sm / 2 * clock)
+    load = (rows * ab + cols * wb) * g.bk
+    l2_load = (rows * ab + cols * wb / g.cluster) * g.bk    # TMA multicast: a cluster shares one B tile
     t_lat = spec.memory_latency / (stages - 1)
     slow = (N % 8 != 0) and M > 1
     if slow:
@@ -108,7 +148,7 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
     ctas = np.where(sk, np.minimum(ctas, m.sms), ctas)
 
     # HBM traffic with L2 reuse: a wave covers about wm x wn output tiles (swizzled raster)
-    a_bytes, b_bytes = M * K * b, N * K * b
+    a_bytes, b_bytes = M * K * ab, N * K * wb + fmt.scale_bytes
     per_wave = np.minimum(ctas, m.sms) / s
     wm = np.clip(np.round(np.sqrt(per_wave)), 1, mt)
     wn = np.clip(np.floor(per_wave / wm), 1, nt)
@@ -119,6 +159,9 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
     c_bytes = np.where(s > 1, 0.0, M * N * ob)
     hbm_main = a_bytes * r_a + b_bytes * r_b + c_bytes + np.where(partials_l2, 0.0, partials)
     t_hbm = hbm_main / (m.hbm_bw * g.tile_access_efficiency)
+    if fmt.inflight_ratio < 1:                              # Little's law on the narrower weight stream
+        t_hbm = np.maximum(t_hbm, b_bytes * r_b / (m.sms * spec.sm_bytes_in_flight * fmt.inflight_ratio
+                                                   / spec.memory_latency))
 
     t_fill = g.cta_setup + spec.memory_latency + load / m.cta_stream_bw()
     tile_out = bm * bn * np.where(s > 1, 4.0, ob)
@@ -136,8 +179,10 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
                 t_red=t_red, hbm=hbm, l2=ctas * kit * l2_load, slow=np.full(total.shape, slow))
 
 
-def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype: str | None = None) -> GemmPlan:
-    """The fastest candidate kernel for x[M,K] . W[N,K]^T and its modelled time (no launch overhead)."""
+def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype: str | None = None,
+              fmt: Formats | None = None) -> GemmPlan:
+    """The fastest candidate kernel for x[M,K] . W[N,K]^T computed in `dtype` and its modelled time (no launch
+    overhead); `fmt` gives the operands' storage formats when they differ from the compute dtype."""
     if min(M, N, K) <= 0:
         raise ValueError(f"GEMM dims must be positive, got M={M} N={N} K={K}")
     if dtype not in m.spec.tensor_flops_per_clock_per_sm:
@@ -146,11 +191,11 @@ def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype
     out_dtype = out_dtype or ("bf16" if DTYPE_BYTES[dtype] < 2 else dtype)
     cand = _candidates(m)
     clock = m.spec.clock
-    r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand)
+    r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
     if m.spec.power_cap is not None:
         i = int(np.argmin(r["rank"]))
         clock = m.spec.tensor_clock(float(r["t_waves"][i]))
-        r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand)
+        r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
     i = int(np.argmin(r["rank"]))
     t_main = max(r["t_waves"][i], r["t_hbm"][i])
     s = int(r["s"][i])                  # 0 = stream-K

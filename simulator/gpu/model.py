@@ -25,7 +25,7 @@ from __future__ import annotations
 from simulator.engine.cost import OpCost
 from simulator.gpu import attention as attn
 from simulator.gpu.elementwise import Kernel, kernel_time, rmsnorm_kernels, softmax_kernels, split_kernels
-from simulator.gpu.gemm import plan_gemm
+from simulator.gpu.gemm import formats, plan_gemm
 from simulator.gpu.machine import LAUNCH_MODES, Machine
 from simulator.gpu.spec import GpuSpec
 from simulator.lowering.ops import DTYPE_BYTES, Op
@@ -99,7 +99,10 @@ class GpuModel:
         d = op.dims
         batch = d.get("batch", 1)
         out_dtype = op.outputs[0].dtype if op.outputs else None
-        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype)
+        t = {x.name: x for x in op.inputs}
+        fmt = formats(self._m, op.dtype, t["x"].dtype if "x" in t else None, t["w"].dtype if "w" in t else None,
+                      t["w_scale"].bytes if "w_scale" in t else 0.0)
+        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt)
         detail = {"tile": f"{p.bm}x{p.bn}", "split_k": p.split_k if p.split_k else "stream-k", "ctas": p.ctas,
                   "waves": p.waves, "stages": p.stages, "clock_hz": p.clock, "t_mainloop_s": p.t_mainloop,
                   "t_hbm_s": p.t_hbm, "slow_path": p.slow_path}
@@ -109,10 +112,11 @@ class GpuModel:
         d = op.dims
         B, H, KH, D = d["batch"], d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"]
         q, L = d.get("q_len", 1), d["kv_len"]
+        kv = _kv_dtype(op)
         if q <= DECODE_MAX_Q:
-            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype)
+            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype, kv)
         else:
-            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype)
+            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype, kv)
         return p.time_s, p.kernels, p.hbm_bytes, p.hbm_bytes, p.bound, {"kernel": p.kind, "ctas": p.ctas,
                                                                          "splits": p.splits}
 
@@ -124,7 +128,7 @@ class GpuModel:
             M, N, K = q * group, L * KH, D
         else:                              # [q*group, L] . V[L, D] per KV head
             M, N, K = q * group, D * KH, L
-        p = plan_gemm(self._m, M, N, K, op.dtype)
+        p = plan_gemm(self._m, M, N, K, op.dtype, fmt=formats(self._m, op.dtype, op.dtype, _kv_dtype(op)))
         return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, {"tile": f"{p.bm}x{p.bn}"}
 
     def _kernels(self, ks: list[Kernel], bound: str = "memory"):
@@ -165,6 +169,11 @@ _HANDLERS = {
     **{k: GpuModel._elementwise for k in ("add", "gelu", "silu_mul", "rotary", "copy", "kv_write", "embedding",
                                           "moe_router")},
 }
+
+
+def _kv_dtype(op: Op) -> str:
+    """Storage dtype of an attention op's KV cache operand (the resident input), else the op's dtype."""
+    return next((t.dtype for t in op.inputs if t.resident), op.dtype)
 
 
 def _counts(op: Op, l2_bytes: float) -> dict[str, float]:

@@ -26,10 +26,23 @@ from simulator.workload.trace import read_trace
 DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 
 
+class Quantisation(Spec):
+    """How quantised weights are scaled (docs/formats.md)."""
+
+    group_size: PositiveInt | None = Field(
+        128, description="integer weights sharing one fp16 scale along K (weight-only); null: one per row")
+
+
 class DTypes(Spec):
+    """Storage dtypes of weights, activations and the KV cache, and the matrix units' compute dtype."""
+
     weights: DTypeName = "fp16"
     activations: DTypeName = "fp16"
     kv: DTypeName = "fp16"
+    compute: DTypeName | None = Field(
+        None, description="dtype of the matrix units; default the wider of weights and activations (narrower "
+                          "weights are dequantised: weight-only quantisation)")
+    quantisation: Quantisation = Quantisation()
 
 
 class Schedule(Spec):
