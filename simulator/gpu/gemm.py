@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.errors import ConfigError, allowed
+from simulator.gpu import power
 from simulator.gpu.machine import Machine
 from simulator.lowering.ops import DTYPE_BYTES
 
@@ -143,6 +144,7 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
         return np.maximum(np.maximum(t_mma, c * l2_load / m.l2_bw), t_lat)
 
     t_waves = (waves - 1) * kit * t_it(np.minimum(ctas, m.sms)) + kit * t_it(last)
+    l2_bytes = ctas * kit * l2_load                        # every CTA's k-iterations (before stream-K's fold)
     t_waves = np.where(sk, sk_iters * t_it(np.full_like(ctas, m.sms)), t_waves)
     waves = np.where(sk, 1.0, waves)
     ctas = np.where(sk, np.minimum(ctas, m.sms), ctas)
@@ -176,7 +178,19 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
     rank = np.where(valid, total + np.where(s > 1, spec.launch_overhead, 0.0), np.inf)
     return dict(bm=bm, bn=bn, s=np.where(sk, 0.0, s), ctas=ctas, waves=waves, stages=stages, total=total,
                 rank=rank, t_waves=t_waves, t_hbm=t_hbm, t_fill=np.broadcast_to(t_fill, total.shape), t_epi=t_epi,
-                t_red=t_red, hbm=hbm, l2=ctas * kit * l2_load, slow=np.full(total.shape, slow))
+                t_red=t_red, hbm=hbm, l2=l2_bytes, slow=np.full(total.shape, slow))
+
+
+def _limit_clock(m: Machine, M: int, N: int, K: int, dtype: str, r: dict[str, np.ndarray], i: int) -> float | None:
+    """SM clock at which candidate i's board power meets the power limit (None: no limit or no energies)."""
+    spec = m.spec
+    e = spec.energy
+    if spec.power_limit is None or f"mac.{dtype}" not in e:
+        return None
+    t = float(max(r["t_waves"][i], r["t_hbm"][i]))
+    sm_w = power.dynamic_power(e, {f"mac.{dtype}": float(M) * N * K, "sram.byte": float(r["l2"][i])}, t)
+    mem_w = float(r["hbm"][i]) * 8 * m.hbm_j_per_bit / t
+    return power.limit_clock(spec.power_limit, spec.static_power, sm_w, mem_w, spec.clock)
 
 
 def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype: str | None = None,
@@ -192,9 +206,9 @@ def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype
     cand = _candidates(m)
     clock = m.spec.clock
     r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
-    if m.spec.power_cap is not None:
+    if m.spec.power_cap is not None or m.spec.power_limit is not None:
         i = int(np.argmin(r["rank"]))
-        clock = m.spec.tensor_clock(float(r["t_waves"][i]))
+        clock = m.spec.tensor_clock(float(r["t_waves"][i]), _limit_clock(m, M, N, K, dtype, r, i))
         r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
     i = int(np.argmin(r["rank"]))
     t_main = max(r["t_waves"][i], r["t_hbm"][i])

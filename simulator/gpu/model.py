@@ -85,7 +85,7 @@ class GpuModel:
         time_s = work + launch
         if launch > work:
             bound = "latency"
-        counts = _counts(op, l2)
+        counts = _counts(op, l2, (detail.get("clock_hz", self._spec.clock) / self._spec.clock) ** 2)
         cost = OpCost(time_s=time_s, cycles=time_s * self._spec.clock, bound=bound, flops=op.flops,
                       counts=counts, bytes={self.memory_name: hbm},
                       detail={"kernels": kernels, "launch_s": launch, "work_s": work, "mode": mode, **detail})
@@ -176,10 +176,12 @@ def _kv_dtype(op: Op) -> str:
     return next((t.dtype for t in op.inputs if t.resident), op.dtype)
 
 
-def _counts(op: Op, l2_bytes: float) -> dict[str, float]:
-    """Actions for the energy table: tensor MACs by dtype, vector ops, bytes through L2/shared memory."""
+def _counts(op: Op, l2_bytes: float, dvfs: float = 1.0) -> dict[str, float]:
+    """Actions for the energy table: tensor MACs by dtype, vector ops, bytes through L2/shared memory. The table
+    holds energies at the boost clock; a kernel the power limit slows to clock f counts its SM actions as
+    boost-clock equivalents, x (f / f_boost)^2 (energy per action ~ V^2, the voltage following the clock)."""
     if op.op_class in ("gemm", "attention"):
-        return {f"mac.{op.dtype}": op.flops / 2, "sram.byte": l2_bytes}
+        return {f"mac.{op.dtype}": op.flops / 2 * dvfs, "sram.byte": l2_bytes * dvfs}
     counts = {"sram.byte": l2_bytes}
     if op.flops:
         counts["vector.op"] = op.flops

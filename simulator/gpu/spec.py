@@ -12,8 +12,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Ratio, Size, Spec, Time
+from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Power, Ratio, Size, Spec, Time
 from simulator.hardware.unit import UnitSpec
+
+
+DEFAULT_POWER_WINDOW = 5e-3   # s, power-controller time constant when no measured power_cap is given (H100's)
 
 
 class PowerCap(Spec):
@@ -76,6 +79,9 @@ class GpuSpec(UnitSpec):
     eager_launch_gap: Time = Field("0 us", description="extra gap per kernel when launched eagerly from the host")
     eager_call_overhead: Time = Field("0 us", description="extra time once per eagerly timed call (first launch)")
     power_cap: PowerCap | None = None
+    power_limit: Power | None = Field(
+        None, description="board power limit; a kernel whose modelled power exceeds it runs at a lower SM clock "
+                          "(power.py); per-action energies in `energy:` hold at `clock`")
     gemm: GemmTiling = GemmTiling()
 
     @model_validator(mode="after")
@@ -99,15 +105,20 @@ class GpuSpec(UnitSpec):
         """SM clock of latency-bound and memory-bound kernels (no power-cap pressure)."""
         return self.max_clock if self.max_clock is not None else self.clock
 
-    def tensor_clock(self, duration_s: float) -> float:
+    def tensor_clock(self, duration_s: float, sustained: float | None = None) -> float:
         """Mean SM clock of a tensor-heavy kernel that would take `duration_s` at `clock`.
 
         Under the power cap the clock decays as f(t) = fs + (f0 - fs) exp(-t / window); the mean over [0, T]
-        is fs + (f0 - fs) (window / T) (1 - exp(-T / window)).
+        is fs + (f0 - fs) (window / T) (1 - exp(-T / window)). `sustained` (the clock the power limit allows
+        this kernel, power.py) lowers fs below the measured `power_cap.sustained_clock`.
         """
         cap = self.power_cap
-        if cap is None or duration_s <= 0:
+        fs = cap.sustained_clock if cap is not None else self.clock
+        if sustained is not None:
+            fs = min(fs, sustained)
+        if fs >= self.clock or duration_s <= 0:
             return self.clock
-        x = duration_s / cap.window
+        window = cap.window if cap is not None else DEFAULT_POWER_WINDOW
+        x = duration_s / window
         mean = (1.0 - math.exp(-x)) / x if x > 1e-9 else 1.0
-        return cap.sustained_clock + (self.clock - cap.sustained_clock) * mean
+        return fs + (self.clock - fs) * mean
