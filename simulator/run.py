@@ -36,6 +36,8 @@ class Run:
     @cached_property
     def summary(self) -> dict:
         out = self.stats.summary()
+        spec = self.workload.spec
+        out["software"] = {"implementation": spec.implementation, "execution": spec.execution}
         out["config"] = {"hw": self.system.resolved, "workload": self.workload.resolved}
         return out
 

@@ -89,6 +89,9 @@ class Executor:
         self.memoise = memoise
         self.progress = progress
         self.models = schedule.system.models(self.level)
+        for model in self.models.values():        # models whose costs depend on the software (GPU execution)
+            if hasattr(model, "configure"):
+                model.configure(schedule.workload.spec)
         self._costs: dict[tuple, OpCost] = {}
 
     def cost(self, op: Op, unit: str) -> OpCost:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from simulator.engine.cost import OpCost
 from simulator.gpu import attention as attn
 from simulator.gpu.elementwise import Kernel, kernel_time, rmsnorm_kernels, softmax_kernels, split_kernels
+from simulator.gpu.execution import EXECUTION
 from simulator.gpu.gemm import formats, plan_gemm
 from simulator.gpu.machine import LAUNCH_MODES, Machine
 from simulator.gpu.spec import GpuSpec
@@ -47,6 +48,20 @@ class GpuModel:
         self._mode = mode
         self._name = name
         self._memo: dict[tuple, OpCost] | None = {} if memo else None
+        self._execution = EXECUTION["cuda-graph"] if mode == "graph" else None
+
+    def configure(self, workload) -> None:
+        """Take the workload's execution profile (launch mode and host terms, execution.py) for whole steps."""
+        profile = EXECUTION[workload.execution]
+        if profile != self._execution:
+            self._execution, self._mode = profile, profile.launch
+            if self._memo is not None:
+                self._memo.clear()
+
+    @property
+    def execution(self) -> str | None:
+        """The execution profile whole steps run under (None: a bare model in eager single-call mode)."""
+        return self._execution.name if self._execution else None
 
     @property
     def spec(self) -> GpuSpec:
@@ -85,6 +100,14 @@ class GpuModel:
         time_s = work + launch
         if launch > work:
             bound = "latency"
+        ex = self._execution if mode == self._mode else None
+        if ex is not None:
+            if ex.host_per_kernel and kernels * ex.host_per_kernel > time_s:
+                time_s, bound = kernels * ex.host_per_kernel, "latency"
+            if ex.host_per_step and op.kind == "embedding":      # the step's host work, before its first kernel
+                time_s += ex.host_per_step
+                detail["host_step_s"] = ex.host_per_step
+            detail["execution"] = ex.name
         counts = _counts(op, l2, (detail.get("clock_hz", self._spec.clock) / self._spec.clock) ** 2)
         cost = OpCost(time_s=time_s, cycles=time_s * self._spec.clock, bound=bound, flops=op.flops,
                       counts=counts, bytes={self.memory_name: hbm},

@@ -45,6 +45,8 @@ class GemmTiling(Spec):
     cta_setup: Time = Field("0 us", description="start of a warp-specialised CTA: barriers, tensor maps, first TMA")
     tile_access_efficiency: Ratio = Field(
         1.0, description="DRAM efficiency of 2-D tile loads (128-byte row segments) relative to a linear stream")
+    weight_only_bm: PositiveInt = Field(
+        16, description="row tile of mixed-input (weight-only) kernels, an m16 MMA fragment (tinygemm, Marlin)")
     dequant_ops_per_element: dict[str, float] = Field(
         default={"int8": 2.0, "int4": 3.0, "fp8": 2.0},
         description="CUDA-core ops per weight element to widen narrower stored weights to the compute dtype "

@@ -73,6 +73,9 @@ class WorkloadSpec(Spec):
     pp: PositiveInt = 1
     dtype: DTypes = DTypes()
     implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
+    execution: Literal["cuda-graph", "eager", "serving"] = Field(
+        "cuda-graph", description="how the host drives a GPU's kernels (simulator/gpu/execution.py): one CUDA "
+                                  "graph per step, eager PyTorch launches, or a serving engine with per-step host time")
     scope: Literal["model", "layers"] = Field(
         "model", description="model: the whole step (embedding, decoder layers, final norm, LM head); layers: the "
                              "decoder layers only, as the NeuPIMs artifact simulates a step")

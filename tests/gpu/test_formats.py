@@ -79,7 +79,7 @@ def test_weight_only_quantisation_streams_packed_weights_with_scales(h100):
 
 
 def test_weight_only_gemv_gains_less_than_the_byte_ratio(h100):
-    """Decode GEMV: narrower weights are faster, but dequantisation and fewer bytes in flight keep int4 from the
+    """Decode GEMV: narrower weights are faster, but the dequantisation in series with the stream keeps int4 from the
     ideal 4x over bf16 (gpt-fast on A100: int8 1.48x, int4 g32 1.88x over bf16)."""
     g = h100["graph"]
     t = {w: g.cost(mk.gemm("g", 1, 22016, 4096, weights=w, act="bf16")).time_s for w in ("bf16", "int8", "int4")}
