@@ -16,9 +16,6 @@ from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Power, Rati
 from simulator.hardware.unit import UnitSpec
 
 
-DEFAULT_POWER_WINDOW = 5e-3   # s, power-controller time constant when no measured power_cap is given (H100's)
-
-
 class PowerCap(Spec):
     """Clock behaviour under the board power limit.
 
@@ -112,15 +109,15 @@ class GpuSpec(UnitSpec):
 
         Under the power cap the clock decays as f(t) = fs + (f0 - fs) exp(-t / window); the mean over [0, T]
         is fs + (f0 - fs) (window / T) (1 - exp(-T / window)). `sustained` (the clock the power limit allows
-        this kernel, power.py) lowers fs below the measured `power_cap.sustained_clock`.
+        this kernel, power.py) lowers fs below the measured `power_cap.sustained_clock`; without a measured
+        `power_cap` the kernel runs at `sustained` (a board under steady load has settled there).
         """
         cap = self.power_cap
-        fs = cap.sustained_clock if cap is not None else self.clock
-        if sustained is not None:
-            fs = min(fs, sustained)
+        if cap is None:                       # no measured controller dynamics: the settled clock of a loaded board
+            return min(self.clock, sustained) if sustained is not None else self.clock
+        fs = cap.sustained_clock if sustained is None else min(cap.sustained_clock, sustained)
         if fs >= self.clock or duration_s <= 0:
             return self.clock
-        window = cap.window if cap is not None else DEFAULT_POWER_WINDOW
-        x = duration_s / window
+        x = duration_s / cap.window
         mean = (1.0 - math.exp(-x)) / x if x > 1e-9 else 1.0
         return fs + (self.clock - fs) * mean
