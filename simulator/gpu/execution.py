@@ -28,7 +28,9 @@ class Execution:
 
 EXECUTION: dict[str, Execution] = {
     "cuda-graph": Execution("cuda-graph", "graph", 0.0, 0.0, "measured_model.md: whole steps as CUDA graph replays"),
-    "eager": Execution("eager", "eager", 0.0, 0.0, "placeholder, set below"),
+    "eager": Execution("eager", "eager", 0.0, 0.0,
+                       "calibration_smallops.csv: GPU-side gap 0.96 us per eagerly launched kernel (GpuSpec); host "
+                       "issue time per kernel not yet measured (benchmarks/gpu/steps.py), so 0: GPU-side gaps only"),
     "serving": Execution("serving", "graph", 0.0, 4.0e-3,
                          "vLLM issue #6854 (multi-step scheduling RFC, 2024): about 4 ms of GPU bubble per decode "
                          "step while the synchronous engine loop schedules, prepares inputs and processes outputs"),
