@@ -38,7 +38,7 @@ def hardware(rows: list[list[str]]) -> Path:
 
 def kernel_table(data: Path = DATA) -> list[dict]:
     """Every measured kernel row with our eager single-call prediction (median_us) and graph prediction."""
-    rows = _rows(data / "m.csv")
+    rows = _rows(data / "kernels.csv")
     models = load_models(hardware(rows))
     out = []
     for r in rows:
