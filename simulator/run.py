@@ -52,6 +52,8 @@ class Run:
         from simulator.record import hw_config, workload_config
 
         out = self.stats.summary()
+        spec = self.workload.spec
+        out["software"] = {"implementation": spec.implementation, "execution": spec.execution}
         out["config"] = {"hw": hw_config(self.system, self.result.level),
                          "workload": workload_config(self.workload, self.memoise)}
         return out

@@ -100,6 +100,9 @@ class Executor:
             self.models[key] = schedule.system.model(unit, self.level, group)
         self.comm = PlanComm(schedule.system.topology, schedule.plan.plan,
                              schedule.workload.spec.schedule.congestion_aware)
+        for model in self.models.values():        # models whose costs depend on the software (GPU execution)
+            if hasattr(model, "configure"):
+                model.configure(schedule.workload.spec)
         self._costs: dict[tuple, OpCost] = {}
 
     def cost(self, op: Op, unit: str) -> OpCost:

@@ -43,6 +43,7 @@ class Lowering:
         self.profile: Profile = PROFILES[s.implementation]
         self.tp = s.tp
         self.act, self.wdt, self.kvdt = s.dtype.activations, s.dtype.weights, s.dtype.kv
+        self.cdt, self.group = s.dtype.compute, s.dtype.quantisation.group_size
         self.heads = self.m.heads // self.tp
         self.kv_heads = max(1, self.m.n_kv_heads // self.tp)
         self.d = self.m.d_head
@@ -53,7 +54,8 @@ class Lowering:
     # Helpers ---------------------------------------------------------------------------------------------
     def linear(self, b: GraphBuilder, name: str, m: int, n: int, k: int, after, bias: bool | None = None) -> str:
         bias = self.m.bias if bias is None else bias
-        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias), after)
+        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias, compute=self.cdt,
+                             group_size=self.group), after)
 
     def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, **kw) -> str:
         return b.add(mk.vector(name, kind, elements, act=self.act, profile=self.profile, **kw), after)

@@ -53,6 +53,20 @@ class NpuModel:
         self.defaults = energy_mod.default_table(spec.scratchpad.size)
         self.fusion_plans: dict[tuple, tuple[frozenset, dict]] = {}   # by block content: (its nodes, allocation)
 
+    def _defaults(self) -> dict[str, tuple[float, str]]:
+        """Default per-action energies with their sources: the technology table plus this NPU's NoC."""
+        defaults = dict(self.defaults)
+        noc = self.spec.noc
+        if noc is not None and noc.energy_per_bit_hop:
+            defaults["noc.bit_hop"] = (noc.energy_per_bit_hop, f"noc {noc.name}")
+        return defaults
+
+    @property
+    def energy_table(self) -> dict[str, float]:
+        """Joules per action that run-level energy uses when the unit's `energy:` table does not list the action
+        (the same defaults `cost` applies per op, so `simulate run` and `simulate op` agree)."""
+        return {action: joules for action, (joules, _) in self._defaults().items()}
+
     # Public -------------------------------------------------------------------------------------------------
     def cost(self, op: Op) -> OpCost:
         kind, d = op.kind, op.dims
@@ -409,10 +423,7 @@ class NpuModel:
             noc_bytes = plan["dram_bytes"] + plan.get("noc_reduce_bytes", 0.0)
             counts["noc.bit_hop"] = noc_bytes * 8 * max(links, 1.0)
         table = dict(s.energy)
-        defaults = dict(self.defaults)
-        if s.noc is not None and s.noc.energy_per_bit_hop:
-            defaults["noc.bit_hop"] = (s.noc.energy_per_bit_hop, f"noc {s.noc.name}")
-        total_j, per_action, sources = energy_mod.energy(counts, table, defaults, s.static_power, seconds)
+        total_j, per_action, sources = energy_mod.energy(counts, table, self._defaults(), s.static_power, seconds)
         compute, stall, idle = plan["compute_cycles"], plan["memory_stall_cycles"], plan["idle_cycles"]
         dram_cycles = self._dma_cycles(plan["dram_bytes"], 1)
         bound = "memory" if dram_cycles > compute else "compute"

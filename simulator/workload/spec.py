@@ -27,10 +27,23 @@ DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
                     "int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"]
 
 
+class Quantisation(Spec):
+    """How quantised weights are scaled (docs/formats.md)."""
+
+    group_size: PositiveInt | None = Field(
+        128, description="integer weights sharing one fp16 scale along K (weight-only); null: one per row")
+
+
 class DTypes(Spec):
+    """Storage dtypes of weights, activations and the KV cache, and the matrix units' compute dtype."""
+
     weights: DTypeName = "fp16"
     activations: DTypeName = "fp16"
     kv: DTypeName = "fp16"
+    compute: DTypeName | None = Field(
+        None, description="dtype of the matrix units; default the wider of weights and activations (narrower "
+                          "weights are dequantised: weight-only quantisation)")
+    quantisation: Quantisation = Quantisation()
 
 
 class Schedule(Spec):
@@ -87,6 +100,9 @@ class WorkloadSpec(Spec):
     placement: Placement = Placement()
     dtype: DTypes = DTypes()
     implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
+    execution: Literal["cuda-graph", "eager", "serving"] = Field(
+        "cuda-graph", description="how the host drives a GPU's kernels (simulator/gpu/execution.py): one CUDA "
+                                  "graph per step, eager PyTorch launches, or a serving engine with per-step host time")
     scope: Literal["model", "layers"] = Field(
         "model", description="model: the whole step (embedding, decoder layers, final norm, LM head); layers: the "
                              "decoder layers only, as the NeuPIMs artifact simulates a step")
