@@ -62,7 +62,7 @@ COUNT_KEYS = ("cmd.GWRITE", "cmd.P_HEADER", "cmd.G_ACT", "cmd.COMP", "cmd.READRE
 PARAMS = ("banks", "ranks", "bank_groups", "banks_per_group", "rtp", "rp", "rcd", "ras", "rc", "faw", "rfc",
           "interval", "gwrite", "comp_spacing", "fill", "read_latency", "burst", "ccd_s", "ccd_l", "blocked",
           "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim", "all_bank",
-          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks")
+          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks", "gw_evict")
 
 
 @kernel
@@ -142,6 +142,7 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
     gwrite, cs, fill, rl, burst, ccd_s, ccd_l = P[12], P[13], P[14], P[15], P[16], P[17], P[18]
     blocked, guard, refresh, start, fk, pim_act, after_pim = P[19], P[20], P[21], P[22], P[23], P[24], P[25]
     all_bank, act_comp, hold_row, rrd_l, pre_banks, act_banks = P[26], P[27], P[28], P[29], P[30], P[31]
+    evict = P[32]                            # the GWRITE row shares bank 0's only row buffer with PIM rows
     pim_ras = ras if all_bank != 0 else 0    # all-bank rows: PRE >= their G_ACT + tRAS
     bpr = banks // ranks
     ncmd = ctype.shape[0]
@@ -197,13 +198,14 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
         admitted = 1
     steps = 0
     while True:
-        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks))):
+        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks)
+                                                  and not (evict != 0 and carg[pc] == 0 and gw_open != 0))):
             pc += 1
         if pc >= ncmd and pending == 0:
             break
         steps += 1
         best = INF
-        who = -1                  # 0 refresh PRE, 1 REF, 2 PIM, 3 GWRITE-row ACT, 4 normal
+        who = -1                  # 0 refresh PRE, 1 REF, 2 PIM, 3 GWRITE-row ACT, 4 normal, 5 bank 0's PRE (evict)
         sel = -1
         sub = 0
 
@@ -247,18 +249,28 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
             kind = 2
             j = pc
             if typ == C_GWRITE:
-                if gw_open == 0:
+                if gw_open == 0 and evict != 0 and prow[0] != 0:
+                    kind = 5                     # bank 0's PIM row goes first (one row buffer)
+                    if not (ref_phase > 0 and ref_rank == 0):
+                        t = max(base, last_comp + rtp, p_act[0] + pim_ras)
+                elif gw_open == 0:
                     kind = 3
                     if not (ref_phase > 0 and ref_rank == 0):
                         t = max(base, gw_pre + rp, ref_done[0] + rfc, ring[0, 0] + faw)
                         if all_bank != 0:
                             t = max(t, g_act[0] + rrd_l)
+                        if evict != 0:
+                            t = max(t, p_pre[0] + rp, g_act[0] + rc)
                 else:
                     t = max(base, gw_act + rcd, last_comp + cs)
             elif typ == C_HEADER:
                 t = base
             elif typ == C_PRE:
                 t = max(base, last_comp + rtp, p_act[carg[pc]] + pim_ras)
+                if evict != 0 and carg[pc] == 0 and gw_open != 0:   # it closes the GWRITE row
+                    t = max(base, gw_done, gw_act + ras)
+                    if prow[0] != 0:
+                        t = max(t, last_comp + rtp, p_act[0] + pim_ras)
             elif typ == C_GACT:
                 for r in range(ranks):
                     seen[r] = 0
@@ -361,9 +373,15 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
                 hold = 0
                 admitted = 1
                 pim_min = max(pim_min, now + 1)
+        elif who == 5:
+            prow[0] = 0
+            p_pre[0] = now
+            counts[5] += 1
         elif who == 3:
             gw_open = 1
             gw_act = now
+            if evict != 0:
+                n_act[0] = now                   # the bank's G_ACT: tRC after it
             _faw_push(ring, one - 1, one, now)
             counts[7] += 1
         elif who == 2:
@@ -381,11 +399,19 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
                 row_act = NEG
                 counts[1] += 1
             elif typ == C_PRE:
+                pim_pre = _any_open(prow, carg[sel], pre_banks)
                 for b in range(carg[sel], carg[sel] + pre_banks):
                     if prow[b] != 0:
                         prow[b] = 0
                         p_pre[b] = now
-                counts[5] += 1
+                if evict != 0 and carg[sel] == 0 and gw_open != 0:
+                    gw_open = 0
+                    gw_pre = now
+                    n_pre[0] = now
+                    if not pim_pre:
+                        counts[8] += 1
+                if pim_pre:
+                    counts[5] += 1
             elif typ == C_GACT:
                 gi = carg[sel]
                 r = gi // bgs
@@ -401,7 +427,10 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
             else:
                 n = carg[sel]
                 span = cs * (max(n, fill) + 1)
-                last_comp = now + cs * (max(n, 1) - 1) * hold_row
+                if hold_row == 2:                # released by its READRES (Newton's separate commands)
+                    last_comp = now + max(cs * n, fill * ccd_s)
+                else:
+                    last_comp = now + cs * (max(n, 1) - 1) * hold_row
                 next_cr = now + span
                 rr0 = rr1
                 rr1 = now + span + rl - burst

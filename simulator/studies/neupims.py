@@ -204,7 +204,8 @@ def why(table: list[dict]) -> str:
             f"the layer's weights again and runs its own vector ops; PIM {sbi['pim_layer'] / 1e3:.0f}k, more than "
             f"before because each half's attention lasts as long as its own busiest channel and now shares the banks "
             f"with {sbi['normal_reads'] / 1e6:.0f} M normal reads of the NPU's streams (none in the naive schedule, "
-            f"hence blocked = dual there). For the rest the NPU waits on communication: it fills one half's "
+            f"where blocked is slower than dual only by the Newton branch's PIM rules: each row released after "
+            f"its READRES, the GWRITE row sharing bank 0's row buffer). For the rest the NPU waits on communication: it fills one half's "
             f"all-reduces with the other half's work when that is ready (the paper, Sec. 7.2, lets the half that "
             f"finishes first communicate while the other computes), but each half has two per layer on PCIe 5.")
     free = next((x for x in largest(table, "free") if x["model"] == r["model"]), None)
