@@ -18,7 +18,10 @@ memory's JEDEC table):
                     READRES data returns comps_readres(n) + read_latency after issue (the end of the op)
     GWRITE          >= last COMP + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
                     its next command on the cycle after; its source row (bank 0 of rank 0) stays open in its own
-                    buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again
+                    buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again.
+                    gw_evict (one row buffer, Newton's commands): a G_ACT's row evicts it, so a GWRITE after a
+                    row precharges bank 0 (>= last COMP + tRTP), ACTs (tRP, >= its G_ACT + tRC, tFAW), then
+                    tRCD; the next row's precharge of bank 0 closes the GWRITE row (>= its end, ACT + tRAS)
     refresh         rank-staggered all-bank REF every tREFI / ranks, once the op at the head of the PIM queue
                     is held (or the program is done): the rank's open row buffers are precharged one per cycle
                     (its PIM rows by one command in all-bank mode; the GWRITE row tRAS after its ACT, once its

@@ -32,6 +32,8 @@ Row-buffer modes, for normal accesses that share the banks with PIM (`row_buffer
              PIM to precharge: 0; PIM-ACT <-> ACT in one bank: tRRD_L instead of tRC     (NeuPIMs)
     blocked  one row buffer: a normal access to a bank that PIM holds waits for the PIM precharge, then pays
              its own ACT, column accesses, tRTP and tRP before PIM may activate again     (Newton)
+             with row_release readres (the NeuPIMs artifact's Newton branch) the GWRITE's source row in bank 0
+             also evicts that bank's PIM row: gwrite_evicts, gwrite_after_row
 """
 
 from __future__ import annotations

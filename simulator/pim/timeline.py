@@ -1,13 +1,14 @@
 """Transaction-level timing of a channel program: closed forms per op, cumulative sums, and one step per refresh.
 
 Without refresh every op is anchored to the previous one (`anchor` = issue of the row's last COMPS_READRES, or
-of the GWRITE; `drain` = its last COMP's lag behind that issue under row_release last-comp, else 0):
+of the GWRITE; `drain` = the lag of the command that releases the row (its last COMP under row_release last-comp,
+its READRES under readres) behind that issue, else 0):
 
     row after row       anchor += max(tRTP + drain + open_row, previous comps_readres, tRC - previous tail)
                                   + (readres - 1) x comps_readres(comps)        (all-bank: PRE >= ACT + tRAS)
     row after GWRITE    anchor += max(GWRITE + 1 + open_row, the same bounds from the latest row, less the GWRITEs)
                                   + (readres - 1) x comps_readres(comps)
-    GWRITE after row    anchor += drain + max(tBURST, tCCD_S)
+    GWRITE after row    anchor += drain + gwrite_after_row   (max(tBURST, tCCD_S); evicting: tRTP + tRP + tRCD)
     GWRITE after GWRITE anchor += GWRITE + 1
 
 open_row = banks precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2), the
