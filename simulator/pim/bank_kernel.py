@@ -1,6 +1,6 @@
 """The command-level PIM state machine (numba kernels), one command per event: what bank_machine.py
-expands a channel program into is issued here. PARAMS names the entries of the parameter vector P in order,
-COUNT_KEYS those of the counts vector.
+expands a channel program into is issued here (its readiness helpers, the G_ACT's included, in bank_ready.py).
+PARAMS names the entries of the parameter vector P in order, COUNT_KEYS those of the counts vector.
 
 The channel issues at most one command per cycle on its command bus, the refresh first, then PIM (in program
 order), then normal reads in the free slots. Rules it enforces (cycles of tCK, all from PimTiming, i.e. the
@@ -56,9 +56,16 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.memory.dram._jit import kernel
+from simulator.pim.bank_ready import (
+    INF,
+    NEG,
+    _any_open,
+    _arrival,
+    _clear_of,
+    _faw_push,
+    _gact_ready,
+)
 
-INF = np.int64(1) << np.int64(62)
-NEG = -(np.int64(1) << np.int64(40))
 C_GWRITE, C_HEADER, C_PRE, C_GACT, C_CR = 0, 1, 2, 3, 4
 COUNT_KEYS = ("cmd.GWRITE", "cmd.P_HEADER", "cmd.G_ACT", "cmd.COMP", "cmd.READRES", "cmd.PIM_PRE", "cmd.REF",
               "cmd.ACT", "cmd.PRE", "cmd.RD")
@@ -66,75 +73,6 @@ PARAMS = ("banks", "ranks", "bank_groups", "banks_per_group", "rtp", "rp", "rcd"
           "interval", "gwrite", "comp_spacing", "fill", "read_latency", "burst", "ccd_s", "ccd_l", "blocked",
           "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim", "all_bank",
           "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks", "gw_evict")
-
-
-@kernel
-def _faw_push(ring, r, k, t):
-    """Record k activations at t in rank r's window of the last four (ascending)."""
-    for _ in range(k):
-        for j in range(3):
-            ring[r, j] = ring[r, j + 1]
-        ring[r, 3] = t
-
-
-@kernel
-def _any_open(prow, b0, n):
-    """Whether any of banks b0 .. b0 + n - 1 holds an open PIM row."""
-    for b in range(b0, b0 + n):
-        if prow[b] != 0:
-            return True
-    return False
-
-
-@kernel
-def _arrival(i, r_arr, r_op, otime):
-    """Arrival of normal read i: absolute, or (r_op >= 0) relative to that op's first issue (INF before it)."""
-    k = r_op[i]
-    if k < 0:
-        return r_arr[i]
-    if otime[k] == NEG:
-        return INF
-    return otime[k] + r_arr[i]
-
-
-@kernel
-def _clear_of(x, w0, w1, burst):
-    """First data-bus start >= x whose burst overlaps neither READRES window [w, w + burst)."""
-    for _ in range(2):
-        if x < w0 + burst and x + burst > w0:
-            x = w0 + burst
-        if x < w1 + burst and x + burst > w1:
-            x = w1 + burst
-    return x
-
-
-@kernel
-def _gact_ready(j, carg, base, P, prow, p_pre, n_pre, n_act, nrow, g_act, ring, ref_done, ref_phase, ref_rank,
-                qptr, qend, r_arr, r_op, otime):
-    """Earliest issue cycle of the G_ACT command j (INF while a bank of its group is not free for PIM)."""
-    bgs, bpg, rp, rc, faw, rfc = P[2], P[3], P[5], P[8], P[9], P[10]
-    blocked, k, pim_act, all_bank, rrd_l, nb = P[19], P[23], P[24], P[26], P[29], P[31]
-    gi = carg[j]
-    r = gi // bgs
-    if ref_phase > 0 and ref_rank == r:
-        return INF
-    t = max(base, g_act[gi] + rc, ref_done[r] + rfc)
-    if k > 0:
-        t = max(t, ring[r, k - 1] + faw)
-    if all_bank != 0:
-        t = max(t, ring[r, 3] + rrd_l)           # after the rank's last single ACT
-    b0 = r * (P[0] // P[1]) + (gi % bgs) * bpg
-    for b in range(b0, b0 + nb):
-        if prow[b] != 0:
-            return INF
-        t = max(t, p_pre[b] + rp, n_pre[b] + rp, n_act[b] + pim_act)
-        if blocked != 0 and nrow[b] >= 0:
-            return INF
-    if blocked != 0:
-        for b in range(b0, b0 + nb):
-            if qptr[b] < qend[b] and _arrival(qptr[b], r_arr, r_op, otime) <= t:
-                return INF
-    return t
 
 
 @kernel
