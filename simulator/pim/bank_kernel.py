@@ -1,6 +1,6 @@
 """The command-level PIM state machine (numba kernels), one command per event: what bank_machine.py
-expands a channel program into is issued here. PARAMS names the entries of the parameter vector P in order,
-COUNT_KEYS those of the counts vector.
+expands a channel program into is issued here (its readiness helpers, the G_ACT's included, in bank_ready.py).
+PARAMS names the entries of the parameter vector P in order, COUNT_KEYS those of the counts vector.
 
 The channel issues at most one command per cycle on its command bus, the refresh first, then PIM (in program
 order), then normal reads in the free slots. Rules it enforces (cycles of tCK, all from PimTiming, i.e. the
@@ -18,7 +18,10 @@ memory's JEDEC table):
                     READRES data returns comps_readres(n) + read_latency after issue (the end of the op)
     GWRITE          >= last COMP + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
                     its next command on the cycle after; its source row (bank 0 of rank 0) stays open in its own
-                    buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again
+                    buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again.
+                    gw_evict (one row buffer, Newton's commands): a G_ACT's row evicts it, so a GWRITE after a
+                    row precharges bank 0 (>= last COMP + tRTP), ACTs (tRP, >= its G_ACT + tRC, tFAW), then
+                    tRCD; the next row's precharge of bank 0 closes the GWRITE row (>= its end, ACT + tRAS)
     refresh         rank-staggered all-bank REF every tREFI / ranks, once the op at the head of the PIM queue
                     is held (or the program is done): the rank's open row buffers are precharged one per cycle
                     (its PIM rows by one command in all-bank mode; the GWRITE row tRAS after its ACT, once its
@@ -53,85 +56,23 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.memory.dram._jit import kernel
+from simulator.pim.bank_ready import (
+    INF,
+    NEG,
+    _any_open,
+    _arrival,
+    _clear_of,
+    _faw_push,
+    _gact_ready,
+)
 
-INF = np.int64(1) << np.int64(62)
-NEG = -(np.int64(1) << np.int64(40))
 C_GWRITE, C_HEADER, C_PRE, C_GACT, C_CR = 0, 1, 2, 3, 4
 COUNT_KEYS = ("cmd.GWRITE", "cmd.P_HEADER", "cmd.G_ACT", "cmd.COMP", "cmd.READRES", "cmd.PIM_PRE", "cmd.REF",
               "cmd.ACT", "cmd.PRE", "cmd.RD")
 PARAMS = ("banks", "ranks", "bank_groups", "banks_per_group", "rtp", "rp", "rcd", "ras", "rc", "faw", "rfc",
           "interval", "gwrite", "comp_spacing", "fill", "read_latency", "burst", "ccd_s", "ccd_l", "blocked",
           "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim", "all_bank",
-          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks")
-
-
-@kernel
-def _faw_push(ring, r, k, t):
-    """Record k activations at t in rank r's window of the last four (ascending)."""
-    for _ in range(k):
-        for j in range(3):
-            ring[r, j] = ring[r, j + 1]
-        ring[r, 3] = t
-
-
-@kernel
-def _any_open(prow, b0, n):
-    """Whether any of banks b0 .. b0 + n - 1 holds an open PIM row."""
-    for b in range(b0, b0 + n):
-        if prow[b] != 0:
-            return True
-    return False
-
-
-@kernel
-def _arrival(i, r_arr, r_op, otime):
-    """Arrival of normal read i: absolute, or (r_op >= 0) relative to that op's first issue (INF before it)."""
-    k = r_op[i]
-    if k < 0:
-        return r_arr[i]
-    if otime[k] == NEG:
-        return INF
-    return otime[k] + r_arr[i]
-
-
-@kernel
-def _clear_of(x, w0, w1, burst):
-    """First data-bus start >= x whose burst overlaps neither READRES window [w, w + burst)."""
-    for _ in range(2):
-        if x < w0 + burst and x + burst > w0:
-            x = w0 + burst
-        if x < w1 + burst and x + burst > w1:
-            x = w1 + burst
-    return x
-
-
-@kernel
-def _gact_ready(j, carg, base, P, prow, p_pre, n_pre, n_act, nrow, g_act, ring, ref_done, ref_phase, ref_rank,
-                qptr, qend, r_arr, r_op, otime):
-    """Earliest issue cycle of the G_ACT command j (INF while a bank of its group is not free for PIM)."""
-    bgs, bpg, rp, rc, faw, rfc = P[2], P[3], P[5], P[8], P[9], P[10]
-    blocked, k, pim_act, all_bank, rrd_l, nb = P[19], P[23], P[24], P[26], P[29], P[31]
-    gi = carg[j]
-    r = gi // bgs
-    if ref_phase > 0 and ref_rank == r:
-        return INF
-    t = max(base, g_act[gi] + rc, ref_done[r] + rfc)
-    if k > 0:
-        t = max(t, ring[r, k - 1] + faw)
-    if all_bank != 0:
-        t = max(t, ring[r, 3] + rrd_l)           # after the rank's last single ACT
-    b0 = r * (P[0] // P[1]) + (gi % bgs) * bpg
-    for b in range(b0, b0 + nb):
-        if prow[b] != 0:
-            return INF
-        t = max(t, p_pre[b] + rp, n_pre[b] + rp, n_act[b] + pim_act)
-        if blocked != 0 and nrow[b] >= 0:
-            return INF
-    if blocked != 0:
-        for b in range(b0, b0 + nb):
-            if qptr[b] < qend[b] and _arrival(qptr[b], r_arr, r_op, otime) <= t:
-                return INF
-    return t
+          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks", "gw_evict")
 
 
 @kernel
@@ -142,6 +83,7 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
     gwrite, cs, fill, rl, burst, ccd_s, ccd_l = P[12], P[13], P[14], P[15], P[16], P[17], P[18]
     blocked, guard, refresh, start, fk, pim_act, after_pim = P[19], P[20], P[21], P[22], P[23], P[24], P[25]
     all_bank, act_comp, hold_row, rrd_l, pre_banks, act_banks = P[26], P[27], P[28], P[29], P[30], P[31]
+    evict = P[32]                            # the GWRITE row shares bank 0's only row buffer with PIM rows
     pim_ras = ras if all_bank != 0 else 0    # all-bank rows: PRE >= their G_ACT + tRAS
     bpr = banks // ranks
     ncmd = ctype.shape[0]
@@ -197,13 +139,14 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
         admitted = 1
     steps = 0
     while True:
-        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks))):
+        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks)
+                                                  and not (evict != 0 and carg[pc] == 0 and gw_open != 0))):
             pc += 1
         if pc >= ncmd and pending == 0:
             break
         steps += 1
         best = INF
-        who = -1                  # 0 refresh PRE, 1 REF, 2 PIM, 3 GWRITE-row ACT, 4 normal
+        who = -1                  # 0 refresh PRE, 1 REF, 2 PIM, 3 GWRITE-row ACT, 4 normal, 5 bank 0's PRE (evict)
         sel = -1
         sub = 0
 
@@ -247,18 +190,28 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
             kind = 2
             j = pc
             if typ == C_GWRITE:
-                if gw_open == 0:
+                if gw_open == 0 and evict != 0 and prow[0] != 0:
+                    kind = 5                     # bank 0's PIM row goes first (one row buffer)
+                    if not (ref_phase > 0 and ref_rank == 0):
+                        t = max(base, last_comp + rtp, p_act[0] + pim_ras)
+                elif gw_open == 0:
                     kind = 3
                     if not (ref_phase > 0 and ref_rank == 0):
                         t = max(base, gw_pre + rp, ref_done[0] + rfc, ring[0, 0] + faw)
                         if all_bank != 0:
                             t = max(t, g_act[0] + rrd_l)
+                        if evict != 0:
+                            t = max(t, p_pre[0] + rp, g_act[0] + rc)
                 else:
                     t = max(base, gw_act + rcd, last_comp + cs)
             elif typ == C_HEADER:
                 t = base
             elif typ == C_PRE:
                 t = max(base, last_comp + rtp, p_act[carg[pc]] + pim_ras)
+                if evict != 0 and carg[pc] == 0 and gw_open != 0:   # it closes the GWRITE row
+                    t = max(base, gw_done, gw_act + ras)
+                    if prow[0] != 0:
+                        t = max(t, last_comp + rtp, p_act[0] + pim_ras)
             elif typ == C_GACT:
                 for r in range(ranks):
                     seen[r] = 0
@@ -361,9 +314,15 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
                 hold = 0
                 admitted = 1
                 pim_min = max(pim_min, now + 1)
+        elif who == 5:
+            prow[0] = 0
+            p_pre[0] = now
+            counts[5] += 1
         elif who == 3:
             gw_open = 1
             gw_act = now
+            if evict != 0:
+                n_act[0] = now                   # the bank's G_ACT: tRC after it
             _faw_push(ring, one - 1, one, now)
             counts[7] += 1
         elif who == 2:
@@ -381,11 +340,19 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
                 row_act = NEG
                 counts[1] += 1
             elif typ == C_PRE:
+                pim_pre = _any_open(prow, carg[sel], pre_banks)
                 for b in range(carg[sel], carg[sel] + pre_banks):
                     if prow[b] != 0:
                         prow[b] = 0
                         p_pre[b] = now
-                counts[5] += 1
+                if evict != 0 and carg[sel] == 0 and gw_open != 0:
+                    gw_open = 0
+                    gw_pre = now
+                    n_pre[0] = now
+                    if not pim_pre:
+                        counts[8] += 1
+                if pim_pre:
+                    counts[5] += 1
             elif typ == C_GACT:
                 gi = carg[sel]
                 r = gi // bgs
@@ -401,7 +368,10 @@ def run_program(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend,
             else:
                 n = carg[sel]
                 span = cs * (max(n, fill) + 1)
-                last_comp = now + cs * (max(n, 1) - 1) * hold_row
+                if hold_row == 2:                # released by its READRES (Newton's separate commands)
+                    last_comp = now + max(cs * n, fill * ccd_s)
+                else:
+                    last_comp = now + cs * (max(n, 1) - 1) * hold_row
                 next_cr = now + span
                 rr0 = rr1
                 rr1 = now + span + rl - burst

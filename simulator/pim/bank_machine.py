@@ -71,8 +71,8 @@ def _params(t: PimTiming, start: int, refresh: bool) -> np.ndarray:
         "blocked": int(t.row_buffer == "blocked"), "guard": int(t.refresh_guard), "refresh": int(refresh),
         "start": start, "faw_per_gact": 0 if t.all_bank else min(bpg, 4), "pim_act_to_act": t.pim_act_to_act(),
         "normal_after_pim": t.normal_after_pim(), "all_bank": int(t.all_bank), "act_to_comp": t.act_to_comp,
-        "last_comp": int(t.row_release == "last-comp"), "rrd_l": t.rrd_l, "pre_banks": t.pre_banks,
-        "act_banks": t.act_banks,
+        "last_comp": {"issue": 0, "last-comp": 1, "readres": 2}[t.row_release], "rrd_l": t.rrd_l,
+        "pre_banks": t.pre_banks, "act_banks": t.act_banks, "gw_evict": int(t.gwrite_evicts),
     }
     return np.array([values[k] for k in PARAMS], dtype=np.int64)
 
@@ -88,7 +88,9 @@ def run_channel(program: dict[str, np.ndarray], t: PimTiming, start: float = 0.0
     kind = program["kind"]
     ctype, carg, cop = expand(program, t)
     ends = np.cumsum(np.where(kind == ROW, _per_row(t) + program["readres"], 1)) - 1
-    est = np.where(kind == ROW, t.row_estimate(program["header"], np.maximum(program["readres"], 1)), t.gwrite)
+    after_row = np.r_[False, kind[:-1] == ROW]
+    est = np.where(kind == ROW, t.row_estimate(program["header"], np.maximum(program["readres"], 1)),
+                   t.gwrite_estimate(after_row))
     reads = reads or {"arrival": [], "bank": [], "row": []}
     bank = np.asarray(reads["bank"], dtype=np.int64)
     op = np.asarray(reads.get("op", np.full(len(bank), -1)), dtype=np.int64)

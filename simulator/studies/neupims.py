@@ -204,7 +204,8 @@ def why(table: list[dict]) -> str:
             f"the layer's weights again and runs its own vector ops; PIM {sbi['pim_layer'] / 1e3:.0f}k, more than "
             f"before because each half's attention lasts as long as its own busiest channel and now shares the banks "
             f"with {sbi['normal_reads'] / 1e6:.0f} M normal reads of the NPU's streams (none in the naive schedule, "
-            f"hence blocked = dual there). For the rest the NPU waits on communication: it fills one half's "
+            f"where blocked is slower than dual only by the Newton branch's PIM rules: each row released after "
+            f"its READRES, the GWRITE row sharing bank 0's row buffer). For the rest the NPU waits on communication: it fills one half's "
             f"all-reduces with the other half's work when that is ready (the paper, Sec. 7.2, lets the half that "
             f"finishes first communicate while the other computes), but each half has two per layer on PCIe 5.")
     free = next((x for x in largest(table, "free") if x["model"] == r["model"]), None)
@@ -260,9 +261,10 @@ With the modelled link NeuPIMs gains {span(table, "neupims", "a100_40gb")} over 
 {span(table, "neupims", "npu")} over NPU-only and {span(table, "neupims", "naive_rr")} over the paper's naive
 NPU+PIM; with communication free {span(table, "neupims", "a100_40gb", "free")},
 {span(table, "neupims", "npu", "free")} and {span(table, "neupims", "naive_rr", "free")}; the paper reports 3x, 2.4x
-and 1.6x. Blocked and dual row buffers give the same throughput without interleaving, so "vs dual" is what
-interleaving alone brings; it grows with the batch, and against round robin it can lose at the smallest, as the
-paper's ablation finds interleaving can.
+and 1.6x. Without interleaving no normal traffic overlaps PIM, so blocked (naive) is slower than dual only by the
+artifact's Newton command rules (each PIM row released after its READRES, the GWRITE source row sharing bank 0's
+row buffer; docs/pim.md), and "vs dual" is what interleaving alone brings; it grows with the batch, and against
+round robin it can lose at the smallest, as the paper's ablation finds interleaving can.
 
 ## Utilisation (modelled link)
 
@@ -306,8 +308,10 @@ absent from the artifact, weighs on the NPU systems (PCIe 5) far more than on th
 speeds NeuPIMs up by {link_cost(table, "neupims")} (most at the largest batch), naive (clb) by
 {link_cost(table, "naive")}, NPU-only by {link_cost(table, "npu")} and the A100 by {link_cost(table, "a100")}.
 (3) The paper credits the dual row buffer alone with +69.7 % on average (Sec. 8.2, ablation); in our naive
-schedule, as in the artifact's stages A, B, E, no normal traffic overlaps PIM, so the row buffer alone changes
-nothing and all of NeuPIMs' gain over naive is interleaving's.
+schedule, as in the artifact's stages A, B, E, no normal traffic overlaps PIM, so the row buffer alone changes only
+the PIM commands' own timing (the artifact's naive branch: separate COMPs and READRES, each row released after its
+READRES, the GWRITE row evicting bank 0's PIM row: stage B 12-17 % longer than dual's), and most of NeuPIMs' gain
+over naive is interleaving's.
 (4) The paper's naive baseline places requests round robin and NeuPIMs by greedy min-load bin packing (Sec. 6.4);
 our NeuPIMs rows keep the trace's clb placement, which is that packing only at 512 requests.
 
