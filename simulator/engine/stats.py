@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator.area import system_area
 from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
                                        union)
 from simulator.engine.time import ClockDomain, to_s
@@ -147,6 +148,7 @@ class Stats:
             "tokens": {"generated": tokens, "processed": wl.new_tokens, "batch": wl.batch},
             "energy_j": energy,
             "energy_per_token_j": energy["total"] / tokens if tokens else 0.0,
+            "area_mm2": system_area(system),
             "bandwidth": bandwidth,
             "utilisation": utilisation,
             "stages": stages,
