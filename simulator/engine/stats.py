@@ -19,6 +19,7 @@ from simulator.area import system_area
 from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
                                        union)
 from simulator.engine.time import ClockDomain, to_s
+from simulator.hardware.unit import energy_table
 from simulator.memory import traffic
 
 
@@ -256,11 +257,3 @@ class Stats:
         if system.link is not None:
             by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
-
-
-
-def energy_table(model, spec) -> dict[str, float]:
-    """Per-action energies of a unit: the model's defaults (e.g. PIM command energies derived from the memory's
-    IDD values), overridden by the unit's `energy:` table in the hardware file."""
-    defaults = getattr(model, "energy_table", {})
-    return {**defaults, **spec.energy}

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from simulator.errors import UserError
-from simulator.memory.analytical import sustained_bandwidth
+from simulator.hardware.roofline import unit_peaks
 from simulator.report import plots
 from simulator.report.chrome import chrome_trace
 
@@ -58,13 +58,3 @@ def write_run(run, out: Path) -> None:
     write_atomically(out, fill)
 
 
-def unit_peaks(system) -> dict[str, tuple[float, float]]:
-    """(peak FLOP/s, bandwidth) of every unit's analytical model, for roofline plots."""
-    peaks = {}
-    for name, model in system.models("analytical").items():
-        if not hasattr(model, "matrix_flops"):
-            continue
-        flops = max(list(model.matrix_flops.values()) + [model.vector_flops])
-        bw = model.internal_bandwidth or (sustained_bandwidth(model.memory) if model.memory else 0.0)
-        peaks[name] = (flops, bw)
-    return peaks

@@ -45,15 +45,18 @@ class Evaluator:
                  for i, p in enumerate(points)]
         rows: dict[int, dict] = {}
         keys: dict[int, str | None] = {}
+        first: dict[str, int] = {}          # a point whose resolved inputs repeat an earlier one's runs once
         todo = []
         for i, task in tasks:
             keys[i] = key(task) if self.store is not None else None
             hit = self.store.get(keys[i]) if keys[i] is not None else None
             if hit is not None:
                 rows[i] = hit
-            else:
+            elif keys[i] is None or keys[i] not in first:
                 todo.append((i, task))
-        bar = _bar(len(tasks), len(rows)) if self.progress else None
+                if keys[i] is not None:
+                    first[keys[i]] = i
+        bar = _bar(len(tasks), len(tasks) - len(todo)) if self.progress else None
         try:
             for i, row in self.runner.run(todo):
                 rows[i] = row
@@ -64,7 +67,7 @@ class Evaluator:
         finally:
             if bar is not None:
                 bar.close()
-        return [rows[i] for i in range(len(points))]
+        return [rows[i] if i in rows else dict(rows[first[keys[i]]]) for i in range(len(points))]
 
 
 def sweep(space: Space | Iterable[Point] | Mapping[str, list], hw: str | Path, workload: str | Path, *,

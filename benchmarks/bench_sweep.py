@@ -1,0 +1,71 @@
+"""Speed of sweeps: a 1 000-point NeuPIMs sweep, its re-run from the result cache, and 1 vs 2 worker processes.
+
+Not a timed unit test: run `python benchmarks/bench_sweep.py [--points 1000] [--scaling 60]`. The space is the
+NeuPIMs system at the transaction level, one decoder layer of GPT-3 7B (TP 4), random points (seed 0) over the
+batch (the first N requests of the clb-0 ShareGPT trace, N log-uniform in 8..512), PIM MACs per bank (the COMP
+covers as many elements), NPU arrays and batch. It prints:
+1. the cold sweep on all cores with a fresh cache (spawned workers, calibrations measured once per process or
+   read from the disk cache), 2. the same sweep again, every point from the result cache, 3. the same subset
+   of points with the cache off on 1 and on 2 worker processes, and their ratio.
+The load average is printed before and after: other processes on the machine slow the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator.sweep import Random, sweep   # noqa: E402
+
+HW, WL = ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml"
+SETS = ["workload.layers=1", "hw.device.units.pim.comp_elements=null"]
+PARAMS = {"workload.requests": {"low": 8, "high": 512, "log": True, "int": True},
+          "hw.device.units.pim.macs_per_bank": [8, 16, 32],
+          "hw.device.units.npu.systolic.arrays": [4, 8, 16]}
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--points", type=int, default=1000)
+    ap.add_argument("--scaling", type=int, default=60, help="points of the 1- vs 2-process comparison")
+    ap.add_argument("--workers", type=int, default=None)
+    args = ap.parse_args()
+    cores = os.cpu_count()
+    print(f"cores {cores}, load average before {load()}")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["XPUSIM_CACHE"] = cache
+        space = Random(PARAMS, args.points, seed=0)
+        df, cold = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=True))
+        print(f"cold sweep:  {len(df)} points ({int(df['feasible'].sum())} feasible, "
+              f"{df[list(PARAMS)].drop_duplicates().shape[0]} distinct) in {cold:.1f} s "
+              f"({cold / len(df) * 1e3:.0f} ms/point), load {load()}")
+        again, warm = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=False))
+        assert again.equals(df)
+        print(f"from cache:  {len(again)} points in {warm:.1f} s, load {load()}")
+        sub = Random(PARAMS, args.scaling, seed=1)
+        t = {}
+        for n in (1, 2):
+            _, t[n] = timed(lambda n=n: sweep(sub, HW, WL, sets=SETS, workers=n, cache=False, progress=False))
+            print(f"{args.scaling} points, {n} process{'es' if n > 1 else ''}: {t[n]:.1f} s, load {load()}")
+        print(f"speed-up of 2 processes over 1: {t[1] / t[2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
