@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from simulator.config.loader import parse_set
 from simulator.engine.executor import Executor, Result
@@ -17,6 +16,9 @@ from simulator.lowering.graph import OpGraph
 from simulator.lowering.transformer import lower
 from simulator.mapping.schedule import Schedule, map_graph
 from simulator.workload.spec import Workload, load_workload
+
+if TYPE_CHECKING:
+    import pandas as pd   # imported by the ops table only: a summary needs no pandas
 
 
 @dataclass

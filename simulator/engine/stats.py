@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from simulator.area import system_area
 from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
@@ -21,6 +21,9 @@ from simulator.engine.executor import (Result, is_attention, post_attention_star
 from simulator.engine.time import ClockDomain, to_s
 from simulator.hardware.unit import energy_table
 from simulator.memory import traffic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Stats:
 
     def ops_table(self) -> pd.DataFrame:
         """One row per op of each distinct block run, with how many times that run repeats."""
+        import pandas as pd   # lazily: runs that only want the summary (sweep workers) skip its import
+
         repeats: dict[int, int] = defaultdict(int)
         runs = {}
         for p in self.result.placements:
