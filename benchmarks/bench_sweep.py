@@ -1,6 +1,7 @@
 """Speed of sweeps: a 1 000-point NeuPIMs sweep, its re-run from the result cache, and 1 vs 2 worker processes.
 
-Not a timed unit test: run `python benchmarks/bench_sweep.py [--points 1000] [--scaling 60]`. The space is the
+Not a timed unit test: run `python benchmarks/bench_sweep.py [--points 1000] [--scaling 200]` (`--points 0`:
+only the 1- vs 2-process comparison). The space is the
 NeuPIMs system at the transaction level, one decoder layer of GPT-3 7B (TP 4), random points (seed 0) over the
 batch (the first N requests of the clb-0 ShareGPT trace, N log-uniform in 8..512), PIM MACs per bank (the COMP
 covers as many elements), NPU arrays and batch. It prints:
@@ -43,22 +44,25 @@ def load() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--points", type=int, default=1000)
-    ap.add_argument("--scaling", type=int, default=60, help="points of the 1- vs 2-process comparison")
+    ap.add_argument("--scaling", type=int, default=200, help="points of the 1- vs 2-process comparison")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--points", dest="points", type=int, default=1000, help="points of the cold sweep (0: skip)")
     args = ap.parse_args()
     cores = os.cpu_count()
     print(f"cores {cores}, load average before {load()}")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XPUSIM_CACHE"] = cache
-        space = Random(PARAMS, args.points, seed=0)
-        df, cold = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=True))
-        print(f"cold sweep:  {len(df)} points ({int(df['feasible'].sum())} feasible, "
-              f"{df[list(PARAMS)].drop_duplicates().shape[0]} distinct) in {cold:.1f} s "
-              f"({cold / len(df) * 1e3:.0f} ms/point), load {load()}")
-        again, warm = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=False))
-        assert again.equals(df)
-        print(f"from cache:  {len(again)} points in {warm:.1f} s, load {load()}")
+        if args.points:
+            space = Random(PARAMS, args.points, seed=0)
+            df, cold = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=True))
+            print(f"cold sweep:  {len(df)} points ({int(df['feasible'].sum())} feasible, "
+                  f"{df[list(PARAMS)].drop_duplicates().shape[0]} distinct) in {cold:.1f} s "
+                  f"({cold / len(df) * 1e3:.0f} ms/point), load {load()}")
+            again, warm = timed(lambda: sweep(space, HW, WL, sets=SETS, workers=args.workers, progress=False))
+            assert again.equals(df)
+            print(f"from cache:  {len(again)} points in {warm:.1f} s, load {load()}")
+        else:     # only fill the calibration cache, as a cold sweep would have
+            sweep(Random(PARAMS, 4, seed=0), HW, WL, sets=SETS, workers=1, progress=False)
         sub = Random(PARAMS, args.scaling, seed=1)
         t = {}
         for n in (1, 2):
