@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.sweep import Random, sweep   # noqa: E402
+from simulator.sweep import Random, sweep
 
 HW, WL = ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml"
 SETS = ["workload.layers=1", "hw.device.units.pim.comp_elements=null"]

@@ -18,7 +18,7 @@ from simulator.mapping.schedule import Schedule, map_graph
 from simulator.workload.spec import Workload, load_workload
 
 if TYPE_CHECKING:
-    import pandas as pd   # imported by the ops table only: a summary needs no pandas
+    import pandas as pd  # imported by the ops table only: a summary needs no pandas
 
 
 @dataclass

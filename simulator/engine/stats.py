@@ -41,7 +41,7 @@ class Stats:
 
     def ops_table(self) -> pd.DataFrame:
         """One row per op of each distinct block run, with how many times that run repeats."""
-        import pandas as pd   # lazily: runs that only want the summary (sweep workers) skip its import
+        import pandas as pd  # lazily: runs that only want the summary (sweep workers) skip its import
 
         repeats: dict[int, int] = defaultdict(int)
         runs = {}

@@ -10,7 +10,7 @@ _WHERE = {"sweep": "api", "write": "api", "pareto": "front", "Grid": "space", "P
           "Random": "space", "Range": "space", "from_spec": "space", "search": "optimise",
           "sensitivity": "one_at_a_time", "tornado": "one_at_a_time", "load_sweep": "spec"}
 
-__all__ = sorted(_WHERE)
+__all__ = list(_WHERE)
 
 
 def __getattr__(name: str):

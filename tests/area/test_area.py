@@ -11,7 +11,6 @@ from simulator.hardware.system import load_system
 from simulator.run import simulate
 
 
-
 def test_sram_interpolation_hits_the_cacti_points_and_grows_with_size():
     for kb, mm2 in zip(SRAM_KB, SRAM_MM2):
         assert sram_mm2(kb * 1024) == pytest.approx(mm2, rel=1e-12)
