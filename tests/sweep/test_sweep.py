@@ -67,7 +67,9 @@ def test_local_processes_and_a_dask_local_cluster_give_identical_frames():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         dask = sweep(space, NEUPIMS, GPT3, executor=client, **kw)
+        by_address = sweep(space, NEUPIMS, GPT3, executor=cluster.scheduler_address, **kw)
     pd.testing.assert_frame_equal(local, dask)
+    pd.testing.assert_frame_equal(local, by_address)
     serial = sweep(space, NEUPIMS, GPT3, executor="serial", **kw)
     pd.testing.assert_frame_equal(local, serial)
     assert local["feasible"].all() and local["pareto"].any()
