@@ -8,13 +8,15 @@ covers as many elements), NPU arrays and batch. It prints:
 1. the cold sweep on all cores with a fresh cache (spawned workers, calibrations measured once per process or
    read from the disk cache), 2. the same sweep again, every point from the result cache, 3. the same subset
    of points with the cache off on 1 and on 2 worker processes, and their ratio.
-The load average is printed before and after: other processes on the machine slow the absolute figures.
+The load average and the workers' CPU time are printed: other processes on the machine slow the absolute figures,
+and the cores our workers got (CPU time / wall time) show how much of the machine they had.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -66,8 +68,12 @@ def main() -> None:
         sub = Random(PARAMS, args.scaling, seed=1)
         t = {}
         for n in (1, 2):
+            cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             _, t[n] = timed(lambda n=n: sweep(sub, HW, WL, sets=SETS, workers=n, cache=False, progress=False))
-            print(f"{args.scaling} points, {n} process{'es' if n > 1 else ''}: {t[n]:.1f} s, load {load()}")
+            cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+            print(f"{args.scaling} points, {n} process{'es' if n > 1 else ''}: {t[n]:.1f} s wall, {cpu:.1f} s CPU "
+                  f"in the workers ({cpu / t[n]:.2f} cores busy), load {load()}")
         print(f"speed-up of 2 processes over 1: {t[1] / t[2]:.2f}x")
 
 
