@@ -75,6 +75,25 @@ def main() -> None:
             print(f"{args.scaling} points, {n} process{'es' if n > 1 else ''}: {t[n]:.1f} s wall, {cpu:.1f} s CPU "
                   f"in the workers ({cpu / t[n]:.2f} cores busy), load {load()}")
         print(f"speed-up of 2 processes over 1: {t[1] / t[2]:.2f}x")
+        c = {n: timed(lambda n=n: control(n))[1] for n in (1, 2)}
+        print(f"control (a pure-CPU loop, 40 x 0.1 s of CPU): 1 process {c[1]:.1f} s, 2 processes {c[2]:.1f} s: "
+              f"{c[1] / c[2]:.2f}x; the most this machine gives 2 processes of one session now")
+
+
+def spin(_: int) -> None:
+    t = time.process_time()
+    while time.process_time() - t < 0.1:
+        pass
+
+
+def control(workers: int) -> None:
+    """The same pool over a task that only burns CPU: what the machine's load (and Linux's per-session
+    autogroup scheduling, which shares one session's CPU among its processes) allows."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(spin, range(40)))
 
 
 if __name__ == "__main__":
