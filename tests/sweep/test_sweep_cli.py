@@ -47,3 +47,13 @@ def test_bad_worker_count_and_scheduler(cli, tmp_path):
     path = _write(tmp_path, GOOD)
     code, _, err = cli("sweep", path, "--workers", "0", "--no-cache")
     assert code == 2 and "workers must be at least 1" in err
+
+
+def test_the_shipped_example_loads():
+    from simulator.cli import ROOT
+    from simulator.sweep import load_sweep
+
+    spec = load_sweep(ROOT / "docs/examples/neupims_sweep.yaml")
+    assert len(spec.space.points()) == 12 and spec.hw.name == "neupims.yaml"
+    assert spec.objectives["area_mm2.total"] == "min"
+    assert "hw.device.units.pim.comp_elements=None" not in spec.sets     # null stays a YAML null
