@@ -86,3 +86,18 @@ def test_the_cache_never_lands_in_the_current_directory(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert tmp_path not in cache_dir().parents and cache_dir() != tmp_path
     assert "xpusim" in str(cache_dir())
+
+
+def test_keys_follow_the_resolved_inputs_and_the_code(monkeypatch):
+    from simulator import cache
+    from simulator.sweep.point import Task, key
+
+    base = Task(str(H100), str(LLAMA), ("workload.batch=4",), "analytical")
+    same = Task(str(H100), str(LLAMA), ("workload.batch=4", "hw.devices=1"), "analytical")   # the file's value
+    assert key(base) == key(same)
+    assert key(base) != key(Task(str(H100), str(LLAMA), ("workload.batch=8",), "analytical"))
+    assert key(base) != key(Task(str(H100), str(LLAMA), ("workload.batch=4",), "transaction"))
+    assert key(Task(str(H100), str(LLAMA), ("workload.batchh=4",), None)) is None     # unresolvable: not cached
+    before = key(base)
+    monkeypatch.setattr("simulator.sweep.point.code_version", lambda: cache.code_version() + "-changed")
+    assert key(base) != before                                                          # new code, new key
