@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, map, memtrace, noc, collective, list, show, regress (see README.md).
+"""The `simulate` command: run, op, map, memtrace, noc, collective, list, show, sweep, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -107,6 +107,12 @@ def cmd_collective(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from simulator.sweep.cli import cmd_sweep as run_sweep_file
+
+    return run_sweep_file(args)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from simulator.catalogue import catalogue
 
@@ -189,6 +195,10 @@ def _hw_only(sets: list[str]) -> dict:
 
 
 EXAMPLES = {
+    "sweep": """examples:
+  simulate sweep docs/examples/neupims_sweep.yaml --out runs/dse
+  simulate sweep my-sweep.yaml --workers 2 --no-cache
+  simulate sweep my-sweep.yaml --scheduler tcp://10.0.0.5:8786            # a Dask cluster""",
     "collective": """examples:
   simulate collective hgx-h100 all-reduce --bytes 1GiB --group 4 --json
   simulate collective h100-2node all-reduce --bytes 64KiB                  # NCCL picks tree
@@ -334,6 +344,14 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("name", help="a YAML path or a name (see `simulate list`)")
     _json_set(sh, what="print JSON instead of YAML")
     sh.set_defaults(func=cmd_show)
+
+    sw = command("sweep", "simulate every point of a design space (cached on disk; local processes or Dask)")
+    sw.add_argument("file", help="sweep YAML (kind: sweep): hw, workload, sets, space, objectives (docs/dse.md)")
+    _out(sw, "folder for sweep.parquet (one row per point) and sweep.yaml (the resolved sweep)")
+    sw.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786); default: local processes")
+    sw.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    sw.add_argument("--no-cache", action="store_true", help="recompute every point (ignore the result cache)")
+    sw.set_defaults(func=cmd_sweep)
 
     rg = command("regress", "re-run pinned estimates and fail on moves beyond tolerance")
     rg.add_argument("--baseline", metavar="FILE",

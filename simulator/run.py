@@ -12,9 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Union
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Union
 
 from simulator.config.loader import Document, load, load_data, parse_set
 from simulator.engine.executor import Executor, Result
@@ -29,6 +27,9 @@ from simulator.workload.spec import Workload, WorkloadSpec, build_workload
 HwInput = Union[str, Path, Mapping[str, Any], System]
 WorkloadInput = Union[str, Path, Mapping[str, Any], WorkloadSpec, Workload]
 Overrides = Union[Mapping[str, Any], Sequence[str], None]
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported by the ops table only: a summary needs no pandas
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Run:
 
     def to_series(self) -> pd.Series:
         """The summary as one flat row (dotted keys such as `energy_j.total`), for a DataFrame of many runs."""
+        import pandas as pd
+
         return pd.Series(flatten({k: v for k, v in self.summary.items() if k != "config"}))
 
     def save(self, out: str | Path, argv: list[str] | None = None, plot_format: str = "png") -> Path:

@@ -31,6 +31,9 @@ class Document:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser where built: ~10x faster
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; a missing file or a syntax error is a ConfigError naming the file and line."""
     try:
@@ -40,7 +43,7 @@ def read_yaml(path: Path) -> Any:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None

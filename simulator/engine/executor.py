@@ -218,6 +218,9 @@ class Executor:
                 yield preds[0]
             elif preds:
                 yield simpy.AllOf(env, preds)
+            if graph.nodes[node].get("barrier"):     # a join of order edges: no op, no time
+                done[node].succeed()
+                return
             op: Op = graph.nodes[node]["op"]
             unit = sched.unit_of(op)
             if fabric is not None and op.op_class == "collective" and op.dims["devices"] > 1:
@@ -257,8 +260,8 @@ class Executor:
         node each; the softmax ops between them stay on their own unit."""
         groups: dict[str, list[str]] = {}
         for node, data in graph.nodes(data=True):
-            op: Op = data["op"]
-            if op.kind in ("attention_qk", "attention_sv"):
+            op: Op | None = data.get("op")
+            if op is not None and op.kind in ("attention_qk", "attention_sv"):
                 unit = self.schedule.unit_of(op)
                 if hasattr(self.models[unit], "stage"):
                     groups.setdefault(f"{scope_of(node)}{unit}:{op.kind}", []).append(node)

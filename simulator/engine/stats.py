@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from simulator.area import system_area
 from simulator.engine.capability import capabilities
 from simulator.engine.executor import (Placement, Result, is_attention, post_attention_start, reads_during,
                                        scope_of, union)
 from simulator.engine.time import ClockDomain, to_s
+from simulator.hardware.unit import energy_table
 from simulator.memory import traffic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -38,6 +42,8 @@ class Stats:
 
     def ops_table(self) -> pd.DataFrame:
         """One row per op of each distinct block run, with how many times that run repeats."""
+        import pandas as pd  # lazily: runs that only want the summary (sweep workers) skip its import
+
         repeats: dict[int, int] = defaultdict(int)
         runs = {}
         for p in self.result.placements:
@@ -243,6 +249,7 @@ class Stats:
             "tokens": {"generated": tokens, "processed": wl.new_tokens, "batch": wl.batch},
             "energy_j": energy,
             "energy_per_token_j": energy["total"] / tokens if tokens else 0.0,
+            "area_mm2": system_area(system),
             "bandwidth": bandwidth,
             "utilisation": utilisation,
             "stages": stages,
@@ -389,10 +396,3 @@ class Stats:
         if system.link is not None or link:
             by[prefix + "link"] = link
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
-
-
-def energy_table(model, spec) -> dict[str, float]:
-    """Per-action energies of a unit: the model's defaults (e.g. PIM command energies derived from the memory's
-    IDD values), overridden by the unit's `energy:` table in the hardware file."""
-    defaults = getattr(model, "energy_table", {})
-    return {**defaults, **spec.energy}

@@ -77,3 +77,14 @@ def _counts(op: Op) -> dict[str, float]:
         return {"vector.op": op.flops, "sram.byte": op.bytes}
     return {"sram.byte": op.bytes}
 
+
+def unit_peaks(system) -> dict[str, tuple[float, float]]:
+    """(peak FLOP/s, bandwidth) of every unit's analytical model, for roofline plots."""
+    peaks = {}
+    for name, model in system.models("analytical").items():
+        if not hasattr(model, "matrix_flops"):
+            continue
+        flops = max(list(model.matrix_flops.values()) + [model.vector_flops])
+        bw = model.internal_bandwidth or (sustained_bandwidth(model.memory) if model.memory else 0.0)
+        peaks[name] = (flops, bw)
+    return peaks

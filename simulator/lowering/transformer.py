@@ -180,7 +180,8 @@ class Lowering:
         one sub-batch's attention (PIM) overlaps the other's GEMMs: queue priorities (node attribute `priority`,
         that position) choose among ready work, and a unit never idles while work is ready (it fills a half's
         all-reduce with the other half's GEMMs, as the paper overlaps communication); order edges keep the
-        attention parts in sequence on PIM."""
+        attention parts in sequence on PIM, through a join node per pair of parts (attribute `barrier`, no op:
+        the executor passes through it when all its predecessors are done)."""
         halves = sub_batches(self.w.kv_lens, self.w.channels)
         full = nx.DiGraph()
         parts: list[tuple[list[str], list[str]]] = []      # (attention sources, attention sinks) in order
@@ -200,8 +201,11 @@ class Lowering:
                 first = [scope + n for n in att if not set(g.predecessors(n)) & att]
                 final = [scope + n for n in att if not set(g.successors(n)) & att]
                 parts.append((first, final))
-        for (_, att_end), (att_start, _) in zip(parts, parts[1:]):
-            full.add_edges_from((t, h) for t in att_end for h in att_start)    # attention parts in order
+        for k, ((_, att_end), (att_start, _)) in enumerate(zip(parts, parts[1:])):
+            gate = f"order{k}"          # attention parts in order: a join node, O(N) edges instead of N^2
+            full.add_node(gate, barrier=True)
+            full.add_edges_from((t, gate) for t in att_end)
+            full.add_edges_from((gate, h) for h in att_start)
         return full
 
     def epilogue(self) -> GraphBuilder:

@@ -82,18 +82,6 @@ def _carry_files(run, tmp: Path) -> dict:
     return config
 
 
-def unit_peaks(system) -> dict[str, tuple[float, float]]:
-    """(peak FLOP/s, bandwidth) of every unit's analytical model, for roofline plots."""
-    peaks = {}
-    for name, model in system.models("analytical").items():
-        if not hasattr(model, "matrix_flops"):
-            continue
-        flops = max(list(model.matrix_flops.values()) + [model.vector_flops])
-        bw = model.internal_bandwidth or (sustained_bandwidth(model.memory) if model.memory else 0.0)
-        peaks[name] = (flops, bw)
-    return peaks
-
-
 def unit_roofs(system) -> list[plots.Roof]:
     """One roof per unit and engine of the analytical models: the matrix engine at its fastest dtype and the vector
     engine, fed by the unit's memory at its sustained rate, or a PIM unit's banks at their in-bank bandwidth."""

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.cache import calibration
 from simulator.memory.dram import mapping, timing
 from simulator.memory.dram.energy import energy_breakdown
 from simulator.memory.spec import MemorySpec
@@ -212,12 +213,14 @@ def _measure(spec: MemorySpec) -> tuple[float, float]:
 
 
 def efficiencies(spec: MemorySpec) -> tuple[float, float]:
-    """(e_stream, e_random) of `spec`'s controller, measured on the command level once per spec (memoised)."""
+    """(e_stream, e_random) of `spec`'s controller, measured on the command level once per spec (memoised in the
+    process and on disk, simulator/cache.py)."""
     key = spec.model_dump_json()
     if key not in _EFFICIENCIES:
         if len(_EFFICIENCIES) > 64:
             _EFFICIENCIES.clear()
-        _EFFICIENCIES[key] = _measure(spec)
+        e_stream, e_random = calibration("dram-efficiency", key, lambda: _measure(spec))
+        _EFFICIENCIES[key] = (float(e_stream), float(e_random))
     return _EFFICIENCIES[key]
 
 
