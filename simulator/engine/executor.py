@@ -148,7 +148,7 @@ class Executor:
         for unit, model in self.models.items():
             if hasattr(model, "fuse"):
                 graph = model.fuse(graph, {n for n, d in graph.nodes(data=True)
-                                           if self.schedule.unit_of(d["op"]) == unit})
+                                           if "op" in d and self.schedule.unit_of(d["op"]) == unit})
         return graph
 
     def contention(self, run: BlockRun) -> dict[str, float]:

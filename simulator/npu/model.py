@@ -104,12 +104,13 @@ class NpuModel:
         f = self.spec.fusion
         if f.policy == "off":
             return graph
+        ops = graph.subgraph(n for n, d in graph.nodes(data=True) if "op" in d)   # no order-only join nodes
         eligible = {n for n in nodes if self.fusable(graph.nodes[n]["op"])}
-        key = (tuple(sorted((n, graph.nodes[n]["op"].key()) for n in graph)), tuple(sorted(graph.edges)),
+        key = (tuple(sorted((n, ops.nodes[n]["op"].key()) for n in ops)), tuple(sorted(ops.edges)),
                tuple(sorted(eligible)))
         if key not in self.fusion_plans:
-            self.fusion_plans[key] = (frozenset(graph), fusion_mod.allocate(
-                graph, self.spec.scratchpad.size, policy=f.policy, reserve=f.reserve, eligible=eligible))
+            self.fusion_plans[key] = (frozenset(ops), fusion_mod.allocate(
+                ops, self.spec.scratchpad.size, policy=f.policy, reserve=f.reserve, eligible=eligible))
         return fusion_mod.apply(graph, self.fusion_plans[key][1])
 
     def fusion_summary(self, events: list, layers: int) -> dict | None:

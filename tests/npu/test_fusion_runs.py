@@ -116,3 +116,16 @@ def test_yaml_bare_off_is_the_off_policy(runs):
     """YAML 1.1 reads `policy: off` as false; it means the policy `off` (nothing fused, the summary unchanged)."""
     s = run("decode", False).summary
     assert "fusion" not in s and s["latency_s"] == runs[("decode", "off")].summary["latency_s"]
+
+
+def test_fusion_with_sub_batch_interleaving_keeps_flops_and_is_never_slower():
+    """NeuPIMs with sub-batch interleaving (a block of two layers x two halves with order-only join nodes between
+    the attention parts): fusion on the NPU runs, moves fewer NPU DRAM bytes and keeps the FLOPs."""
+    sets = ["workload.requests=16", "workload.layers=2", "workload.schedule.sub_batch_interleaving=true"]
+    off = simulate(ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml", sets)
+    on = simulate(ROOT / "hwconfigs/neupims.yaml", ROOT / "workloads/gpt3-7b-decode.yaml",
+                  [*sets, "hw.device.units.npu.fusion.policy=first-fit"])
+    assert on.summary["flops"] == off.summary["flops"]
+    assert on.summary["latency_s"] <= off.summary["latency_s"] * (1 + 1e-9)
+    assert on.summary["fusion"]["npu"]["dram_saved_bytes"] > 0
+    assert on.summary["bandwidth"]["hbm"]["bytes"] < off.summary["bandwidth"]["hbm"]["bytes"]
