@@ -1,4 +1,4 @@
-"""The `simulate` command: run, op, memtrace, noc, list, show, regress (see README.md).
+"""The `simulate` command: run, op, memtrace, noc, serve, plan, list, show, regress (see README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -183,6 +183,10 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("name")
     sh.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sh.set_defaults(func=cmd_show)
+
+    from simulator.serving.cli import register as register_serving
+
+    register_serving(sub, resolve, HW_DIR, WL_DIR)
 
     rg = sub.add_parser("regress", help="re-run the baseline estimates and fail on moves beyond tolerance")
     rg.add_argument("--baseline", default=str(ROOT / "reports" / "baseline.csv"))
