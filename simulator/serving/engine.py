@@ -19,8 +19,8 @@ from simulator.serving.schedulers import Limits, Policy
 from simulator.serving.state import Batch, Replica, Req
 from simulator.serving.step import IterationModel, Shape
 
-ITERATION_COLUMNS = ("group", "replica", "start_s", "end_s", "latency_s", "kind", "decode", "prefill", "tokens",
-                     "in_system", "running", "waiting", "swapped", "kv_blocks_used", "kv_blocks", "preempted",
+ITERATION_COLUMNS = ("group", "replica", "start_s", "end_s", "latency_s", "kind", "decode", "prefill", "tokens", "emitted",
+                     "in_system", "in_system_area", "running", "waiting", "swapped", "kv_blocks_used", "kv_blocks", "preempted",
                      "swap_blocks", "energy_j")
 
 
@@ -68,7 +68,7 @@ def run_replica(group: Group, index: int, reqs: list[Req], policy: Policy, limit
         energy = model.workload.spec.tp * cost.energy_j + extra_static * cost.latency_s
         if moved and swap_link:
             energy += moved * group.block_bytes * 8 * swap_link.energy_per_bit * model.workload.spec.tp
-        n_dec = n_pre = 0
+        n_dec = n_pre = emitted = 0
         for item in batch.items:
             req = item.req
             if req.first_scheduled != req.first_scheduled:
@@ -78,12 +78,14 @@ def run_replica(group: Group, index: int, reqs: list[Req], policy: Policy, limit
                 if req.generated >= req.output:      # a padded slot of a static batch
                     continue
                 req.generated += 1
+                emitted += 1
             else:
                 n_pre += 1
                 req.done += item.progress
                 if req.done < req.target:
                     continue
                 req.generated += 1
+                emitted += 1
                 if req.first_token != req.first_token:
                     req.first_token = end
                 if prefill_only and req.generated < req.output:
@@ -97,9 +99,14 @@ def run_replica(group: Group, index: int, reqs: list[Req], policy: Policy, limit
                 if req in replica.running:
                     replica.finish(req)
                 left -= 1
+        area = in_system * (end - t)        # request-seconds in the system, arrivals during the iteration included
+        j = i
+        while j < n and reqs[j].ready < end:
+            area += end - reqs[j].ready
+            j += 1
         kind = "mixed" if n_dec and n_pre else ("decode" if n_dec else "prefill")
-        rows.append((group.name, index, t, end, end - t, kind, n_dec, n_pre, sum(it.q for it in batch.items),
-                     in_system, len(replica.running), len(replica.waiting), len(replica.swapped), pool.used,
+        rows.append((group.name, index, t, end, end - t, kind, n_dec, n_pre, sum(it.q for it in batch.items), emitted,
+                     in_system, area, len(replica.running), len(replica.waiting), len(replica.swapped), pool.used,
                      pool.blocks, batch.preempted, moved, energy))
         t = end
     return rows, handed

@@ -87,12 +87,13 @@ def batch_stats(it: pd.DataFrame) -> dict:
 
 
 def littles_law(req: pd.DataFrame, it: pd.DataFrame) -> dict:
-    """L (time-average of requests in the system, from the scheduler's queues over the whole span; idle gaps
-    count 0) against lambda W (arrival rate x mean e2e). Co-located serving only (one group)."""
+    """L (time-average of the requests in the system, from the scheduler's queues at each iteration's start plus
+    the arrivals during it; idle gaps count 0) against lambda W (arrival rate x mean e2e). Co-located serving
+    only (one group)."""
     if it["group"].nunique() != 1:
         return {}
     span = float(req["finish_s"].max() - req["arrival_s"].min())
-    in_sys = float((it["in_system"] * it["latency_s"]).sum()) / span
+    in_sys = float(it["in_system_area"].sum()) / span
     lam = len(req) / span
     w = float(req["e2e_s"].mean())
     return {"L": in_sys, "lambda_W": lam * w, "ratio": in_sys / (lam * w)}
