@@ -63,13 +63,13 @@ def deployment(hw: str | Path, wl: Workload, sets: list[str], spec: ServeSpec, *
     swap = link(spec.swap_link, "serve.swap_link")
     d = spec.disaggregation
     if d is None:
-        systems = [("serve", load_system(hw, overrides["hw"]), spec.dp, "HW")]
+        systems = [("serve", load_system(hw, overrides["hw"]), spec.dp, str(hw))]
         kv_link = None
     else:
         systems = [("prefill", load_system(d.prefill_hw or hw, overrides["hw"]), d.prefill,
-                    "serve.disaggregation.prefill_hw" if d.prefill_hw else "HW"),
+                    f"--set serve.disaggregation.prefill_hw={d.prefill_hw}" if d.prefill_hw else str(hw)),
                    ("decode", load_system(d.decode_hw or hw, overrides["hw"]), d.decode,
-                    "serve.disaggregation.decode_hw" if d.decode_hw else "HW")]
+                    f"--set serve.disaggregation.decode_hw={d.decode_hw}" if d.decode_hw else str(hw))]
         kv_link = link(d.link, "serve.disaggregation.link")
     groups, pools = [], []
     s = wl.spec
