@@ -14,7 +14,7 @@ from simulator.config.loader import parse_set
 from simulator.errors import ConfigError
 from simulator.serving import metrics
 from simulator.serving.config import ServeSpec, parse_serve_sets, parse_slo
-from simulator.serving.engine import ITERATION_COLUMNS, idle_energy, run_replica
+from simulator.serving.engine import idle_energy, run_replica
 from simulator.serving.groups import Deployment, deployment
 from simulator.serving.kv import kv_bytes_per_token
 from simulator.serving.requests import Stream, read_trace, synthetic
@@ -71,14 +71,14 @@ def serve(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, rat
     limits = Limits(spec.max_batch, mbt, spec.chunk_size)
     reqs = [Req(i, float(a), int(p), int(o)) for i, (a, p, o) in
             enumerate(zip(stream.arrival_s, stream.prompt, stream.output))]
-    rows: list[tuple] = []
+    rows: list[pd.DataFrame] = []
     transfers: list[tuple] = []
     first = dep.groups[0]
     if not dep.disaggregated:
         for k in range(first.replicas):
             rep = Replica(replace(dep.pools[0]), spec.preemption)
             r, _ = run_replica(first, k, reqs[k::first.replicas], policy_factory(), limits, rep, dep.swap_link)
-            rows += r
+            rows.append(r)
     else:
         if scheduler_name == "static":
             raise ConfigError("disaggregation needs a continuous-batching scheduler; allowed: vllm, sarathi",
@@ -88,23 +88,23 @@ def serve(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, rat
             rep = Replica(replace(dep.pools[0]), spec.preemption)
             r, h = run_replica(first, k, reqs[k::first.replicas], scheduler(d.prefill_scheduler)(), limits, rep,
                                dep.swap_link, prefill_only=True)
-            rows += r
+            rows.append(r)
             transfers += send_kv(h, k, dep)
         handed = sorted((q for q in reqs if q.finish != q.finish), key=lambda q: (q.ready, q.id))
         dec = dep.groups[1]
         for k in range(dec.replicas):
             rep = Replica(replace(dep.pools[1]), spec.preemption)
             r, _ = run_replica(dec, k, handed[k::dec.replicas], policy_factory(), limits, rep, dep.swap_link)
-            rows += r
+            rows.append(r)
     req_df = metrics.requests_table(reqs)
-    it_df = pd.DataFrame(rows, columns=list(ITERATION_COLUMNS))
+    it_df = pd.concat(rows, ignore_index=True)
     tr_df = pd.DataFrame(transfers, columns=list(TRANSFER_COLUMNS))
     if len(tr_df):
         req_df = req_df.merge(tr_df[["request", "start_s", "end_s"]].rename(
             columns={"start_s": "kv_send_s", "end_s": "kv_arrive_s"}), left_on="id", right_on="request",
             how="left").drop(columns="request")
     horizon = float(req_df["finish_s"].max())
-    idle = sum(idle_energy([r for r in rows if r[0] == g.name], g, horizon) for g in dep.groups)
+    idle = sum(idle_energy(it_df, g, horizon) for g in dep.groups)
     summary = metrics.summarise(req_df, it_df, slos, idle_j=idle, devices=dep.devices,
                                 goal=spec.goodput_attainment)
     summary["scheduler"] = scheduler_name

@@ -39,6 +39,7 @@ from simulator.workload.spec import Workload
 
 CACHE_MODES = ("exact", "off", "interpolate")
 INTERPOLATE_GRID = 256          # decode KV sums rounded to this many tokens in interpolating mode
+CACHE_LIMIT = 50_000            # cached iterations + attention ops before the memos start afresh (bounds memory)
 INTERPOLATE_SAMPLES = 200       # iterations (every 16th) re-costed exactly to state the interpolation's error
 
 
@@ -204,6 +205,8 @@ class IterationModel:
         if self.cache_mode == "off":
             self.misses += 1
             return self._full(shape)
+        if len(self._cache) + len(self._ops) > CACHE_LIMIT:
+            self._trim()
         key = self.key(shape)
         found = self._cache.get(key)
         if found is not None:
@@ -212,6 +215,15 @@ class IterationModel:
         self.misses += 1
         found = self._cache[key] = self._exact(shape)
         return found
+
+    def _trim(self) -> None:
+        """Start the iteration, op and unit-model memos afresh (their entries are pure functions of their keys, so
+        this changes no result); the per-token-count parts stay."""
+        self._cache.clear()
+        self._ops.clear()
+        self.executor = Executor(self.executor.schedule, level=self.level)
+        self._stats = Stats(SimpleNamespace(schedule=SimpleNamespace(system=self.system),
+                                            models=self.executor.models))
 
     def _workload(self, shape: Shape) -> IterationWorkload:
         w = self.workload

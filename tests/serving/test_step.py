@@ -74,3 +74,16 @@ def test_interpolating_mode_states_its_error(h100):
     err = model.interpolation_error()
     assert err["sampled_iterations"] == 4
     assert 0 < err["latency_rel_error_max"] < 0.05
+
+
+def test_trimming_the_memos_changes_nothing(h100, monkeypatch):
+    """The caches start afresh past CACHE_LIMIT entries (bounded memory); costs stay the same."""
+    import simulator.serving.step as step
+
+    rng = np.random.default_rng(3)
+    shapes = [Shape(tuple(int(x) for x in rng.integers(2, 3000, rng.integers(1, 9))), (), 3) for _ in range(12)]
+    plain = [IterationModel(*h100).cost(s) for s in shapes]
+    monkeypatch.setattr(step, "CACHE_LIMIT", 4)
+    model = IterationModel(*h100)
+    assert [model.cost(s) for s in shapes + shapes] == plain + plain
+    assert len(model._cache) <= 6

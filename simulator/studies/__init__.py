@@ -1,0 +1,1 @@
+"""Studies built on the public API (simulate, serve): reports and sweeps."""
