@@ -13,7 +13,7 @@ import pandas as pd
 from simulator.config.loader import parse_set
 from simulator.errors import ConfigError
 from simulator.serving import metrics
-from simulator.serving.config import ServeSpec, parse_serve_sets, parse_slo
+from simulator.serving.config import parse_serve_sets, parse_slo
 from simulator.serving.engine import idle_energy, run_replica
 from simulator.serving.groups import Deployment, deployment
 from simulator.serving.kv import kv_bytes_per_token

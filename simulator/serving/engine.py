@@ -21,9 +21,9 @@ from simulator.serving.schedulers import Limits, Policy
 from simulator.serving.state import Batch, Replica, Req
 from simulator.serving.step import IterationModel, Shape
 
-ITERATION_COLUMNS = ("group", "replica", "start_s", "end_s", "latency_s", "kind", "decode", "prefill", "tokens", "emitted",
-                     "in_system", "in_system_area", "running", "waiting", "swapped", "kv_blocks_used", "kv_blocks", "preempted",
-                     "swap_blocks", "energy_j")
+ITERATION_COLUMNS = ("group", "replica", "start_s", "end_s", "latency_s", "kind", "decode", "prefill", "tokens",
+                     "emitted", "in_system", "in_system_area", "running", "waiting", "swapped", "kv_blocks_used",
+                     "kv_blocks", "preempted", "swap_blocks", "energy_j")
 
 
 @dataclass

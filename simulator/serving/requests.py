@@ -156,7 +156,8 @@ def read_trace(path: Path, max_position: int, rate: float | None, process: str, 
                               file="--rate")
     elif rate is None:
         raise ConfigError("the trace has no arrival_s column and no --rate was given; allowed: a column "
-                          "arrival_s, or --rate R (requests/s) with --arrival poisson|gamma", file=file, key="arrival_s")
+                          "arrival_s, or --rate R (requests/s) with --arrival poisson|gamma", file=file,
+                          key="arrival_s")
     else:
         t = arrivals(len(prompt), rate, process, cv, rng=rng)
     return Stream(t, prompt, output)
