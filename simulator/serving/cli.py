@@ -63,6 +63,10 @@ def cmd_serve(a, hw, workload) -> int:
             raise ConfigError("--sweep-rate draws its own arrivals; allowed: without --trace", file="--sweep-rate")
         table = sweep(hw, workload, a.set, rate_grid=grid, scheduler_name=a.scheduler, **kw)
         best = best_rate(table)
+        if a.out:
+            from simulator.serving.outputs import write_sweep
+
+            write_sweep(table, best, a.out)
         if a.json:
             print(json.dumps({"sweep": table.to_dict("records"), "max_rate_meeting_slo": best}, indent=2,
                              default=float))
@@ -74,7 +78,9 @@ def cmd_serve(a, hw, workload) -> int:
     if a.out:
         result.write(a.out)
     if a.json:
-        print(json.dumps(result.summary, indent=2, default=str))
+        from simulator.serving.outputs import _plain
+
+        print(json.dumps(result.summary, indent=2, default=_plain))
     else:
         print(text(result.summary))
         if a.out:

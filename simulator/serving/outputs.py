@@ -28,7 +28,34 @@ def write_serving(result, out: Path) -> None:
     write_atomically(out, fill)
 
 
+def write_sweep(table: pd.DataFrame, best: float | None, out: str | Path) -> None:
+    """sweep.csv (one row per rate) and latency_vs_load.png (TTFT and TPOT p50/p99, SLO attainment)."""
+
+    def fill(tmp: Path) -> None:
+        table.to_csv(tmp / "sweep.csv", index=False)
+        plt = _pyplot()
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+        for ax, key in zip(axes[:2], ("ttft", "tpot")):
+            for p in ("p50", "p99"):
+                ax.plot(table["rate"], table[f"{key}_{p}_s"] * 1e3, marker="o", label=p)
+            ax.set_ylabel(f"{key} (ms)")
+            ax.legend()
+        axes[2].plot(table["rate"], table["attainment"], marker="o")
+        axes[2].set_ylabel("SLO attainment")
+        if best is not None:
+            axes[2].axvline(best, ls="--", c="gray")
+        for ax in axes:
+            ax.set_xlabel("rate (requests/s)")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(tmp / "latency_vs_load.png", dpi=110)
+        plt.close(fig)
+
+    write_atomically(Path(out), fill)
+
+
 def _plain(value):
+    """JSON for numpy scalars (and the text of anything else)."""
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     return str(value)

@@ -27,9 +27,10 @@ def test_serve_writes_its_outputs(cli, tmp_path):
     assert sum(1 for e in trace["traceEvents"] if e["ph"] == "X") == len(it)
 
 
-def test_sweep_finds_the_highest_rate_meeting_the_slo(cli_json):
+def test_sweep_finds_the_highest_rate_meeting_the_slo(cli_json, tmp_path):
     out = cli_json("serve", "h100", "llama2-7b", "--sweep-rate", "2:6:2", "--requests", "20", "--lengths",
-                   "fixed:128:32", "--slo", "ttft=1s,tpot=1s")
+                   "fixed:128:32", "--slo", "ttft=1s,tpot=1s", "--out", tmp_path / "sweep")
+    assert {p.name for p in (tmp_path / "sweep").iterdir()} == {"sweep.csv", "latency_vs_load.png"}
     rates = [r["rate"] for r in out["sweep"]]
     assert rates == [2.0, 6.0] and out["max_rate_meeting_slo"] == 6.0
     strict = cli_json("serve", "h100", "llama2-7b", "--sweep-rate", "2:6:2", "--requests", "20", "--lengths",
