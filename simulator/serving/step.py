@@ -92,6 +92,27 @@ class IterationLowering(Lowering):
         return outs if len(outs) > 1 else outs[0]
 
 
+@dataclass(frozen=True)
+class IterationSchedule(Schedule):
+    """The system's placement, except prefill attention (q_len > 1) where the attention unit runs decode only (PIM):
+    that goes to the unit running the GEMMs, as NeuPIMs runs prefill on its NPU."""
+
+    prefill_attention: str | None = None
+
+    def unit_of(self, op: Op) -> str:
+        if self.prefill_attention and op.op_class == "attention" and dict(op.shape).get("q_len", 1) > 1:
+            return self.prefill_attention
+        return self.placement[op.op_class]
+
+
+def prefill_unit(system: System) -> str | None:
+    """The unit for prefill attention when the system's attention unit is a PIM unit (decode only), else None."""
+    unit = system.mapping.get("attention")
+    if unit in system.units and system.units[unit].type == "pim":
+        return system.mapping.get("gemm")
+    return None
+
+
 def attention_groups(decode, chunks) -> list[tuple[str, np.ndarray, int, bool]]:
     """(name, KV lengths, new tokens per request, causal) per attention group of an iteration."""
     out = []
@@ -232,7 +253,8 @@ class IterationModel:
                                  shape.sampled)
 
     def _schedule(self, graph: OpGraph, wl: IterationWorkload) -> Schedule:
-        return Schedule(graph, self.system, wl, dict(self.system.mapping), footprint(wl))
+        return IterationSchedule(graph, self.system, wl, dict(self.system.mapping), footprint(wl),
+                                 prefill_unit(self.system))
 
     def _full(self, shape: Shape) -> StepCost:
         """The executor's discrete-event simulation of the whole iteration."""

@@ -87,3 +87,20 @@ def test_trimming_the_memos_changes_nothing(h100, monkeypatch):
     model = IterationModel(*h100)
     assert [model.cost(s) for s in shapes + shapes] == plain + plain
     assert len(model._cache) <= 6
+
+
+def test_prefill_attention_leaves_a_decode_only_pim_unit():
+    """NeuPIMs prefills on its NPU: a chunk's attention runs on the GEMM unit, decode attention on PIM."""
+    system = load_system("hwconfigs/neupims.yaml")
+    wl = load_workload("workloads/gpt3-7b-decode.yaml", {"layers": 1})
+    model = IterationModel(system, wl, cache="off")
+    shape = Shape((300, 40), ((32, 32),), 3)
+    from simulator.serving.step import lower_iteration
+
+    low_wl = model._workload(shape)
+    sched = model._schedule(lower_iteration(low_wl), low_wl)
+    units = {(d["op"].kind, dict(d["op"].shape).get("q_len")): sched.unit_of(d["op"])
+             for _, d in sched.graph.layer.nodes(data=True) if d["op"].op_class == "attention"}
+    assert units == {("attention_qk", 1): "pim", ("attention_sv", 1): "pim",
+                     ("attention_qk", 32): system.mapping["gemm"], ("attention_sv", 32): system.mapping["gemm"]}
+    assert model.cost(shape).latency_s > 0
