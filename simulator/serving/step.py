@@ -82,6 +82,10 @@ class IterationLowering(Lowering):
     distinct (chunk length, KV length after it) of the prefill chunks; a lone group is named `attention` so that
     a pure prefill or decode step lowers to the very ops of `simulate run`."""
 
+    def epilogue(self) -> GraphBuilder:
+        """No final norm, LM head or sampling when no sequence samples (every chunk is a partial prefill)."""
+        return super().epilogue() if self.w.generated_tokens else GraphBuilder()
+
     def attention(self, b: GraphBuilder, after: list[str], requests: np.ndarray | None = None):
         outs: list[str] = []
         for name, lens, q, causal in attention_groups(self.w.kv_lens, self.w.chunks):

@@ -44,6 +44,14 @@ def test_exact_decomposition_equals_full_simulation(h100):
         assert a.energy_j == pytest.approx(b.energy_j, rel=1e-12)
 
 
+def test_an_iteration_where_nothing_samples_has_no_lm_head(h100):
+    """Only partial prefill chunks: no sequence samples, so no final norm, LM head or sampling."""
+    exact, full = IterationModel(*h100), IterationModel(*h100, cache="off")
+    partial, sampling = Shape((), ((512, 512),), 0), Shape((), ((512, 512),), 1)
+    assert exact.cost(partial).latency_s == full.cost(partial).latency_s
+    assert exact.cost(partial).latency_s < exact.cost(sampling).latency_s
+
+
 def test_key_is_exact(h100):
     """Shapes with the same key (fused attention: count, sum and max of KV lengths) cost the same when fully
     simulated; a different sum costs differently."""
