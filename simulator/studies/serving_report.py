@@ -144,7 +144,7 @@ def render() -> str:
            "every iteration; Sarathi's chunked prefill keeps decodes running beside prefills, which shortens the "
            "TPOT tail at the cost of slightly longer TTFT under load.\n",
            "\n## Disaggregated prefill and decode at equal GPU count (LLaMA-2-7B, 2 H100s)\n",
-           f"KV caches go over NVLink 4 (450 GB/s, docs/serving.md). `prefill_busy`: share of time the prefill "
+           "KV caches go over NVLink 4 (450 GB/s, docs/serving.md). `prefill_busy`: share of time the prefill "
            "replica runs.\n\n",
            f"ShareGPT lengths, SLO {DISAGG_SLO} (tight TPOT, where prefill-decode interference shows):\n\n",
            fmt(dis, DCOLS), highest(bd, RATES_DISAGG),
