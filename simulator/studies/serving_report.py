@@ -54,7 +54,7 @@ def disagg_table(rates, requests, devices, slo, lengths) -> pd.DataFrame:
 
 
 DISAGG_SLO = "ttft=100ms,tpot=15ms"
-LONG, LONG_SLO, RATES_LONG = "fixed:1500:150", "ttft=300ms,tpot=20ms", [4, 8, 12, 16]
+LONG, LONG_SLO, RATES_LONG = "fixed:1500:150", "ttft=300ms,tpot=20ms", [12, 20, 28, 36]
 
 
 def fmt(df: pd.DataFrame, cols: list[str]) -> str:
@@ -68,7 +68,7 @@ def fmt(df: pd.DataFrame, cols: list[str]) -> str:
                 cells.append("-")
             elif isinstance(v, float):
                 latency = c.endswith("_s") and not c.endswith("per_s")
-                cells.append(f"{v * 1e3:.1f}" if latency else f"{v:.3g}")
+                cells.append(f"{v * 1e3:.1f}" if latency else f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3g}")
             else:
                 cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
