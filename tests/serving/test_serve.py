@@ -102,3 +102,14 @@ def test_disaggregation_sends_every_kv_cache():
     assert it["emitted"].sum() == req["output_len"].sum()
     per_token = kv_bytes_per_token(load_workload(LLAMA))
     assert tr["bytes"].to_numpy() == pytest.approx(req.set_index("id").loc[tr["request"], "prompt_len"] * per_token)
+
+
+def test_replaying_a_run_as_a_trace_gives_the_same_metrics(tmp_path):
+    """A run's requests written as `arrival_s,prompt_len,output_len` and replayed serve identically."""
+    a = serve(H100, LLAMA, rate=6, requests=25, seed=9)
+    trace = tmp_path / "trace.csv"
+    a.requests[["arrival_s", "prompt_len", "output_len"]].to_csv(
+        trace, index=False, float_format="%.17g")
+    b = serve(H100, LLAMA, trace=trace)
+    pd.testing.assert_frame_equal(a.requests, b.requests)
+    assert a.summary["energy"] == b.summary["energy"]
