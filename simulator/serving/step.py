@@ -3,9 +3,9 @@ memory to an OpGraph of the workload's model and costed by the unit models, cach
 
 Exact mode (the default). A block (prologue, decoder layer, epilogue, pipeline handoff) whose ops run one after
 another (all on one unit engine, or totally ordered by their dependencies, and no stage-costed PIM groups) lasts
-exactly the sum of its ops' durations in integer ps, and every per-unit total that energy needs (busy time,
-bytes, streamed reads/writes, open-row time, action counts) is the sum of its ops'. Such a block is costed as
-(its fixed ops, cached per token count) + (its attention ops, costed through the executor's op-cost memo).
+exactly the sum of its ops' durations in integer ps, and every per-unit total that energy needs (bytes, streamed
+reads/writes, open-row time, action counts) is the sum of its ops'. Such a block is costed as (its fixed ops,
+cached per token count) + (its attention ops, costed by their unit models and cached per op).
 Any other block (NPU vector units beside the systolic arrays, PIM stages, per-request overlap) runs through the
 executor's discrete-event simulation. Results are cached by the iteration key (`IterationModel.key`), which holds
 exactly what the lowering reads: token counts, and per attention group its (count, sum, max) of KV lengths (fused
@@ -133,11 +133,10 @@ def attention_groups(decode, chunks) -> list[tuple[str, np.ndarray, int, bool]]:
 
 @dataclass
 class Totals:
-    """What Stats needs from a run for energy, summed over placements: latency, busy time per unit, bytes per
-    memory, streamed (read, write) bytes of non-PIM units, open-row time, action counts."""
+    """What Stats needs from a run for energy, summed over placements: latency, bytes per memory, streamed (read,
+    write) bytes of non-PIM units, open-row time, action counts."""
 
     ps: int = 0
-    busy: dict = field(default_factory=lambda: defaultdict(float))
     moved: dict = field(default_factory=lambda: defaultdict(float))
     streamed: dict = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0]))
     normal: dict = field(default_factory=lambda: defaultdict(float))
@@ -146,8 +145,7 @@ class Totals:
 
     def add(self, other: Totals, times: int = 1) -> None:
         self.ps += other.ps * times
-        for src, dst in ((other.busy, self.busy), (other.moved, self.moved), (other.normal, self.normal),
-                         (other.pim, self.pim)):
+        for src, dst in ((other.moved, self.moved), (other.normal, self.normal), (other.pim, self.pim)):
             for k, v in src.items():
                 dst[k] += v * times
         for k, (r, w) in other.streamed.items():
@@ -383,7 +381,6 @@ def add_op(t: Totals, op: Op, unit: str, cost, system: System) -> None:
     """One op run on its own (no overlap) into the totals, as Stats accounts a serial block's events."""
     dur = to_ps(cost.time_s)
     t.ps += dur
-    t.busy[unit] += to_s(dur)
     spec = system.units.get(unit)
     pim = getattr(spec, "type", None) == "pim"
     if pim and spec.row_buffer == "dual":
@@ -402,9 +399,8 @@ def add_op(t: Totals, op: Op, unit: str, cost, system: System) -> None:
 def totals_of(result: Result) -> Totals:
     """The energy-relevant totals of a full executor run, as Stats computes them."""
     stats = Stats(result)
-    busy, _, moved, streamed, active, counts = stats._totals()
+    _, _, moved, streamed, active, counts = stats._totals()
     t = Totals(ps=result.latency_ps)
-    t.busy.update(busy)
     t.moved.update(moved)
     for k, v in streamed.items():
         t.streamed[k] = list(v)
