@@ -29,13 +29,17 @@ class Limits:
 
 
 def decodes(r: Replica, batch: Batch, scheduled: set[int]) -> None:
-    """One decode step of every running request past its prefill, reserving the block its new token needs."""
+    """One decode step of every running request past its prefill, reserving the block its new token needs (only
+    when it crosses into a new block: the common case costs no call)."""
+    bs, items = r.pool.block_size, batch.items
     for req in list(r.running):
-        if req.prefilling or req.id in batch.evicted:
+        if req.done < req.target or req.id in batch.evicted:
             continue
-        if r.reserve(req, req.kv_next, batch, scheduled):
-            scheduled.add(req.id)
-            batch.items.append(Item(req, 1, req.kv_next, True))
+        kv = req.prompt + req.generated
+        if -(-kv // bs) > req.blocks and not r.reserve(req, kv, batch, scheduled):
+            continue
+        scheduled.add(req.id)
+        items.append(Item(req, 1, kv, True))
 
 
 def vllm(r: Replica, lim: Limits) -> Batch:
