@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from simulator.report.outputs import write_atomically
-from simulator.report.plots import _pyplot
 
 
 def write_serving(result, out: Path) -> None:
@@ -26,6 +25,16 @@ def write_serving(result, out: Path) -> None:
         timeline(result.iterations, tmp / "timeline.png")
 
     write_atomically(out, fill)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def write_sweep(table: pd.DataFrame, best: float | None, out: str | Path) -> None:

@@ -413,7 +413,7 @@ def totals_of(result: Result) -> Totals:
 
 def lower_iteration(wl: IterationWorkload) -> OpGraph:
     """`lower()` of the transformer with the iteration's attention groups."""
-    return lower(wl, IterationLowering)
+    return lower(wl, lowering=IterationLowering)
 
 
 def snap(shape: Shape) -> Shape:
