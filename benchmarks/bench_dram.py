@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.memory import validate
+from simulator.studies import dram_validation
 from simulator.memory.dram import transaction
 from simulator.memory.loader import load_memory_spec
 from simulator.memory.memtrace import run_memtrace
@@ -37,14 +37,14 @@ def best_of(fn, repeat: int = REPEAT) -> float:
 
 
 def main() -> None:
-    reference = validate.DEFAULT_REFERENCE
-    refs = validate.reference_rows(reference)
+    reference = dram_validation.DEFAULT_REFERENCE
+    refs = dram_validation.reference_rows(reference)
     spec = load_memory_spec(ROOT / "hwconfigs" / "memory" / "dramsim3-hbm2.yaml")
     print("command level, DRAMsim3 HBM2 preset, whole run_memtrace call")
     print(f"{'trace':<12} {'requests':>9} {'wall s':>7} {'req/s':>9} {'DRAMsim3 req/s':>15} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for case in ("seq_read", "rand_read", "rand_rw50"):
-            path = validate.write_trace(reference, case, Path(tmp))
+            path = dram_validation.write_trace(reference, case, Path(tmp))
             run_memtrace(spec, path)                     # warm-up: JIT compile / cache load
             wall = best_of(lambda p=path: run_memtrace(spec, p))
             n = int(refs[case]["requests"])

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from simulator.config.loader import parse_set
-from simulator.engine.stats import energy_table
 from simulator.errors import ConfigError, allowed
+from simulator.hardware.roofline import unit_peaks
 from simulator.hardware.system import load_system
+from simulator.hardware.unit import energy_table
 from simulator.lowering import builders as mk
 from simulator.lowering.ops import DTYPE_BYTES, Op
 from simulator.lowering.profiles import PROFILES
-from simulator.report.outputs import unit_peaks
 
 
 def build_op(args: argparse.Namespace) -> Op:

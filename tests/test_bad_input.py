@@ -34,7 +34,7 @@ def expect_error(cli, args, *needles):
     (["workload.dtype=bf15"], ["unknown dtype 'bf15'", "dtype"]),
     (["workload.model=llama2-8b"], ["unknown model 'llama2-8b'", "did you mean"]),
     (["workload.batch=0"], ["greater than 0", "batch"]),
-    (["workload.tp=2"], ["tp x pp = 2 devices", "h100 has 1"]),
+    (["workload.tp=2"], ["tp x pp x dp = 2 devices", "h100 has 1"]),
     (["workload.phase=decoding"], ["'decoding' is not allowed", "phase"]),
     (["hw.device.units.gpu.foo=1"], ["--set hw.device.units.gpu.foo", "unknown key 'foo'"]),
     (["workload.batchsize=4"], ["--set workload.batchsize", "unknown key 'batchsize'", "did you mean 'batch'"]),

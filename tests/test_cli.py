@@ -35,7 +35,7 @@ def test_out_directory(cli, tmp_path):
     out = tmp_path / "run1"
     code, text, err = cli("run", H100, LLAMA, "--set", "workload.layers=2", "--out", out)
     assert code == 0, err
-    assert {p.name for p in out.iterdir()} == {"summary.json", "ops.csv", "trace.json", "config.yaml",
+    assert {p.name for p in out.iterdir()} == {"summary.json", "ops.csv", "trace.json", "hw.yaml", "workload.yaml",
                                                "time_by_op.png", "roofline.png"}
     trace = json.loads((out / "trace.json").read_text())
     tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
@@ -59,10 +59,15 @@ def test_multi_unit_trace_has_a_track_per_unit_engine(cli, tmp_path):
                        "workload.requests=4", "--set", "workload.layers=1", "--out", out)
     assert code == 0, err
     trace = json.loads((out / "trace.json").read_text())
-    tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
+    network = next(e["pid"] for e in trace["traceEvents"] if e.get("args", {}).get("name") == "network")
+    tracks = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name" and e["pid"] != network}
     assert tracks == {"npu", "npu.vector", "pim", "link"}          # the NPU's vector units have their own track
-    for tid in {e["tid"] for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time on a track
-        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == tid)
+    links = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name" and e["pid"] == network}
+    assert links == {f"device.{i}->switch (link)" for i in range(4)} | {f"switch->device.{i} (link)" for i in range(4)}
+    assert {e["pid"] for e in trace["traceEvents"] if e["ph"] == "X"} == {0, 1, 2, 3, network}   # a process per rank
+    for track in {(e["pid"], e["tid"]) for e in trace["traceEvents"] if e["ph"] == "X"}:   # one op at a time
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"]
+                       if e["ph"] == "X" and (e["pid"], e["tid"]) == track)
         assert all(b[0] >= a[1] - 1e-6 for a, b in zip(spans, spans[1:]))
 
 
@@ -107,12 +112,10 @@ def test_regress_passes_on_the_committed_baseline(cli):
 
 
 def test_regress_fails_with_a_readable_diff(cli, tmp_path):
-    (tmp_path / "reports").mkdir()
-    for d in ("hwconfigs", "workloads"):
-        (tmp_path / d).symlink_to(ROOT / d)
     rows = list(csv.DictReader((ROOT / "reports/baseline.csv").open()))[:3]
     rows[0]["value"] = str(float(rows[0]["value"]) * 1.5)
-    path = tmp_path / "reports/baseline.csv"
+    path = tmp_path / "x" / "baseline.csv"
+    path.parent.mkdir()
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, list(rows[0]))
         w.writeheader()

@@ -47,7 +47,7 @@ def test_dram_energy_is_counts_times_the_command_table(summary):
     channels) and cycle 66 pJ with normal rows open (while the NPU streams) or 48 pJ precharged, plus the same for
     the dual row buffer's PIM rows (open while PIM works); with the PIM commands, DRAM energy lands within 10 % of
     the artifact's 3.06 mJ (which has no link, so no exposed all-reduce time)."""
-    cmd, e = summary["commands"], summary["energy_j"]["by_component"]
+    cmd, e = summary["commands"], summary["energy_j"]["by_device"]["device.0"]["by_component"]
     cycles = summary["latency_s"] / 1e-9
     pim = summary["pim"]["pim"]["busy_cycles"]
     normal = sum(summary["stages"][k]["cycles"] for k in "AE")     # the NPU streams in stages A and E

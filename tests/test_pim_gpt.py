@@ -9,7 +9,7 @@ import pytest
 
 from simulator.hardware.system import load_system
 from simulator.lowering.builders import attention_request
-from simulator.pim import gpt_report
+from simulator.studies import pim_gpt
 from simulator.pim.model import make_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def table():
-    return gpt_report.rows()
+    return pim_gpt.rows()
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _gpt2_small_attention(kv_len: int = 513):
 
 
 def test_report_rows_and_markdown(table, tmp_path):
-    assert [r["model"] for r in table] == list(gpt_report.MODELS)
+    assert [r["model"] for r in table] == list(pim_gpt.MODELS)
     for r in table:
         assert r["pim_us"] > 0 and r["pim_mj"] > 0
         assert abs(r["h100_speedup"] - r["h100_us"] / r["pim_us"]) < 1e-9 * r["h100_speedup"]
@@ -43,7 +43,7 @@ def test_report_rows_and_markdown(table, tmp_path):
     gpt2 = [r["pim_us"] for r in table if r["model"].startswith("gpt2")]
     assert gpt2 == sorted(gpt2)
     out = tmp_path / "pim_gpt.md"
-    gpt_report.main(["--out", str(out)])
+    pim_gpt.main(["--out", str(out)])
     assert "gpt2-xl" in out.read_text()
 
 

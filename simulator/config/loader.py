@@ -31,6 +31,9 @@ class Document:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser where built: ~10x faster
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; a missing file or a syntax error is a ConfigError naming the file and line."""
     try:
@@ -40,7 +43,7 @@ def read_yaml(path: Path) -> Any:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -51,7 +54,13 @@ def read_yaml(path: Path) -> Any:
 def load(path: str | Path, overrides: dict[str, Any] | None = None, *, kinds: tuple[str, ...] = ()) -> Document:
     """Load `path`, resolve includes, check the header, apply overrides (dotted key -> value)."""
     path = Path(path)
-    raw = read_yaml(path)
+    return load_data(read_yaml(path), path, overrides, kinds=kinds)
+
+
+def load_data(raw: Any, path: str | Path, overrides: dict[str, Any] | None = None, *,
+              kinds: tuple[str, ...] = ()) -> Document:
+    """As `load`, for data already in memory; `path` names it in errors and anchors its relative includes."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of keys at the top level", file=str(path))
     includes: list[Path] = []

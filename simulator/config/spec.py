@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
 from simulator import quantity
 from simulator.errors import ConfigError, allowed, did_you_mean
@@ -27,20 +27,25 @@ def _quantity(dimension: str):
     return BeforeValidator(convert)
 
 
+def _in_base_unit(unit: str):
+    """JSON/YAML dumps write a quantity with its base unit ('1000000000.0 Hz'), so a dumped config loads back."""
+    return PlainSerializer(lambda value: f"{value!r} {unit}" if value else 0, when_used="json")
+
+
 def _power_of_two(value: int) -> int:
     if value <= 0 or value & (value - 1):
         raise ValueError(f"{value} must be a power of two")
     return value
 
 
-Frequency = Annotated[float, _quantity("frequency"), Field(gt=0)]
-Time = Annotated[float, _quantity("time"), Field(ge=0)]
-Size = Annotated[float, _quantity("size"), Field(gt=0)]
-Bandwidth = Annotated[float, _quantity("bandwidth"), Field(gt=0)]
-Energy = Annotated[float, _quantity("energy"), Field(ge=0)]
-EnergyPerBit = Annotated[float, _quantity("energy_per_bit"), Field(ge=0)]
-Power = Annotated[float, _quantity("power"), Field(ge=0)]
-TransferRate = Annotated[float, _quantity("transfer_rate"), Field(gt=0)]
+Frequency = Annotated[float, _quantity("frequency"), _in_base_unit("Hz"), Field(gt=0)]
+Time = Annotated[float, _quantity("time"), _in_base_unit("s"), Field(ge=0)]
+Size = Annotated[float, _quantity("size"), _in_base_unit("B"), Field(gt=0)]
+Bandwidth = Annotated[float, _quantity("bandwidth"), _in_base_unit("B/s"), Field(gt=0)]
+Energy = Annotated[float, _quantity("energy"), _in_base_unit("J"), Field(ge=0)]
+EnergyPerBit = Annotated[float, _quantity("energy_per_bit"), _in_base_unit("J/bit"), Field(ge=0)]
+Power = Annotated[float, _quantity("power"), _in_base_unit("W"), Field(ge=0)]
+TransferRate = Annotated[float, _quantity("transfer_rate"), _in_base_unit("T/s"), Field(gt=0)]
 Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]

@@ -7,12 +7,15 @@ overlap when the graph allows. Identical layers are simulated once and their tim
 identical (op, unit) work is costed once; `memoise=False` re-simulates every layer and re-costs every op.
 With sub-batch interleaving the first two layers are simulated together (their sub-batches overlap across the
 layer boundary) and every further layer repeats the steady state between them: A + B + (C + D)(N - 1) + E + F,
-as the NeuPIMs artifact composes a model from a two-layer run.
+as the NeuPIMs artifact composes a model from a two-layer run. With micro-batches the stages run a pipeline
+(`pipeline_starts`): stage s starts micro-batch j once it has finished j - 1 and stage s - 1's activations of j
+have arrived, so the trace shows the fill and the drain.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -21,8 +24,10 @@ import simpy
 
 from simulator.engine.component import Component
 from simulator.engine.cost import OpCost
-from simulator.engine.time import to_ps
+from simulator.engine.time import to_ps, to_s
 from simulator.lowering.ops import Op, shape
+from simulator.mapping.comm import PlanComm
+from simulator.network.flows import Fabric
 from simulator.mapping.schedule import Schedule
 from simulator.npu.dma import dram_stream_bandwidth
 
@@ -62,6 +67,7 @@ class Placement:
     device: int         # pipeline stage
     start_ps: int
     run: BlockRun
+    micro: int = 0      # micro-batch
 
 
 @dataclass
@@ -89,21 +95,45 @@ class Executor:
         self.memoise = memoise
         self.progress = progress
         self.models = schedule.system.models(self.level)
+        for key in sorted(schedule.remote.keys if schedule.remote is not None else ()):
+            group, _, unit = key.partition(".")
+            self.models[key] = schedule.system.model(unit, self.level, group)
+        self.comm = PlanComm(schedule.system.topology, schedule.plan.plan,
+                             schedule.workload.spec.schedule.congestion_aware)
+        for model in self.models.values():        # models whose costs depend on the software (GPU execution)
+            if hasattr(model, "configure"):
+                model.configure(schedule.workload.spec)
         self._costs: dict[tuple, OpCost] = {}
 
     def cost(self, op: Op, unit: str) -> OpCost:
         if not self.memoise:
-            return self.models[unit].cost(op)
+            return self._cost(op, unit)
         key = (unit, op.key())
         found = self._costs.get(key)
         if found is None:
-            found = self._costs[key] = self.models[unit].cost(op)
+            found = self._costs[key] = self._cost(op, unit)
         return found
+
+    def _cost(self, op: Op, unit: str) -> OpCost:
+        """The unit's cost of `op` (a collective over its plan's devices, stage 0's for those inside a layer), with
+        its remotely homed tensors read over their path (mapping.homes)."""
+        if op.op_class == "collective":
+            return self.comm.cost(op)
+        cost = self._placed(op, unit, self.models[unit].cost(op))
+        homes = self.schedule.homes
+        return homes.adjust(op, unit, cost) if homes is not None else cost
+
+    def _placed(self, op: Op, unit: str, cost: OpCost) -> OpCost:
+        """An op on another group's unit: on that device, with its activations' round trip (mapping.remote)."""
+        remote = self.schedule.remote
+        return remote.adjust(op, unit, cost) if remote is not None else cost
 
     def run_block(self, name: str, graph: nx.DiGraph) -> BlockRun:
         """Simulate one block; where PIM work overlaps other units' traffic on its memory, simulate it again with
         the ops stretched by how much they slow each other (`contention`), CONTENTION_PASSES times at most."""
         graph = self.group_stages(graph)
+        if name == "layer":
+            graph = self.fuse(graph)
         run = self._simulate(name, graph, {})
         for _ in range(CONTENTION_PASSES):
             stretch = self.contention(run)
@@ -111,6 +141,15 @@ class Executor:
                 break
             run = self._simulate(name, graph, stretch)
         return run
+
+    def fuse(self, graph: nx.DiGraph) -> nx.DiGraph:
+        """On-chip reuse across a layer's ops: a unit model offering `fuse(graph, nodes)` (an NPU with a `fusion`
+        policy) marks on its ops the intermediates they exchange through its scratchpad instead of memory."""
+        for unit, model in self.models.items():
+            if hasattr(model, "fuse"):
+                graph = model.fuse(graph, {n for n, d in graph.nodes(data=True)
+                                           if "op" in d and self.schedule.unit_of(d["op"]) == unit})
+        return graph
 
     def contention(self, run: BlockRun) -> dict[str, float]:
         """Duration factors of the ops of `run` where a PIM unit works while other units stream on its memory:
@@ -122,8 +161,8 @@ class Executor:
         for unit, model in self.models.items():
             if not hasattr(type(model), "contention"):
                 continue
-            mem_name = system.units[unit].memory
-            mem = system.memories[mem_name]
+            mem_name = self.schedule.memory_key(unit)
+            mem = self.schedule.memory_of(unit)
             pim = [ev for ev in run.events if ev.unit == unit and ev.end_ps > ev.start_ps]
             others = [ev for ev in run.events if ev.unit != unit and ev.cost.bytes.get(mem_name)
                       and ev.end_ps > ev.start_ps and any(_overlap(ev, p) for p in pim)]
@@ -158,6 +197,20 @@ class Executor:
         done = {n: env.event() for n in graph.nodes}
         events: list[OpEvent] = []
         sched = self.schedule
+        fabric = Fabric(env, sched.system.topology) if self.comm.aware else None
+        shared: dict[str, float] = defaultdict(float)      # action counts of collectives run on the fabric
+
+        def on_fabric(node: str, op: Op, unit: str):
+            """A collective as flows on the shared links, step by step (concurrent collectives share them)."""
+            cost = self.cost(op, unit)
+            start = env.now
+            for flows in self.comm.steps(op):
+                yield fabric.transfer(flows)
+            done[node].succeed()
+            for action, n in cost.counts.items():
+                shared[action] += n
+            events.append(OpEvent(node, op, unit, start, env.now,
+                                  replace(cost, time_s=to_s(env.now - start), detail={**cost.detail, "fabric": True})))
 
         def proc(node: str):
             preds = [done[p] for p in graph.predecessors(node)]
@@ -165,13 +218,19 @@ class Executor:
                 yield preds[0]
             elif preds:
                 yield simpy.AllOf(env, preds)
+            if graph.nodes[node].get("barrier"):     # a join of order edges: no op, no time
+                done[node].succeed()
+                return
             op: Op = graph.nodes[node]["op"]
             unit = sched.unit_of(op)
+            if fabric is not None and op.op_class == "collective" and op.dims["devices"] > 1:
+                yield from on_fabric(node, op, unit)
+                return
             members = graph.nodes[node].get("members")
             if members:
-                memory = sched.system.memories[sched.system.units[unit].memory]
-                cost = self.models[unit].stage(members, sched.workload.channels,
-                                               start_cycle=env.now * 1e-12 / memory.tck)
+                memory = sched.memory_of(unit)
+                cost = self._placed(op, unit, self.models[unit].stage(members, sched.workload.channels,
+                                                                      start_cycle=env.now * 1e-12 / memory.tck))
             else:
                 cost = self.cost(op, unit)
             if node in stretch:
@@ -188,7 +247,7 @@ class Executor:
         for node in nx.topological_sort(graph):
             env.process(proc(node))
         env.run()
-        counts: dict[str, dict[str, float]] = {}
+        counts: dict[str, dict[str, float]] = {"link": dict(shared)} if shared else {}
         for (unit, _), c in engines.items():
             for action, n in c.counts.items():
                 counts.setdefault(unit, {})
@@ -201,8 +260,8 @@ class Executor:
         node each; the softmax ops between them stay on their own unit."""
         groups: dict[str, list[str]] = {}
         for node, data in graph.nodes(data=True):
-            op: Op = data["op"]
-            if op.kind in ("attention_qk", "attention_sv"):
+            op: Op | None = data.get("op")
+            if op is not None and op.kind in ("attention_qk", "attention_sv"):
                 unit = self.schedule.unit_of(op)
                 if hasattr(self.models[unit], "stage"):
                     groups.setdefault(f"{scope_of(node)}{unit}:{op.kind}", []).append(node)
@@ -231,6 +290,11 @@ class Executor:
         pro = self.run_block("prologue", graph.prologue)
         placements.append(Placement("prologue", 0, 0, now, pro))
         now += pro.duration_ps
+        plan = self.schedule.plan
+        if plan is not None and len(plan.graphs[0]) > 1:
+            placements = self._pipeline(plan.graphs[0])
+            end = max(p.start_ps + p.run.duration_ps for p in placements if p.block != "handoff")
+            return Result(self.schedule, self.level, placements, end, time.perf_counter() - t0, self.models)
         layers = (self._interleaved_layers(now) if graph.interleaved is not None
                   else self._layers(now, graph.stages or [graph.layers]))
         placements += layers
@@ -257,9 +321,44 @@ class Executor:
                 if self.progress:
                     self.progress(index, graph.layers)
             if device < len(stages) - 1 and graph.handoff is not None:
-                hand = self._handoff(graph.handoff)
+                hand = self._handoff(graph.handoff, device)
                 out.append(Placement("handoff", device, device, now, hand))
                 now += hand.duration_ps
+        return out
+
+    def _pipeline(self, graphs: list) -> list[Placement]:
+        """Micro-batches through the pipeline stages (`pipeline_starts`); each micro-batch's blocks simulated once
+        (every layer again when memoise is off); handoffs on the link overlap the next micro-batch's work."""
+        stages = graphs[0].stages or [graphs[0].layers]
+        last = len(stages) - 1
+        runs = []
+        for g in graphs:
+            layer = self.run_block("layer", g.layer)
+            runs.append((self.run_block("prologue", g.prologue), layer, self.run_block("epilogue", g.epilogue),
+                         [self._handoff(g.handoff, s) for s in range(last)] if g.handoff is not None else []))
+        durations = [[(runs[j][0].duration_ps if s == 0 else 0) + n * runs[j][1].duration_ps
+                      + (runs[j][2].duration_ps if s == last else 0) for j in range(len(graphs))]
+                     for s, n in enumerate(stages)]
+        handoffs = [[h.duration_ps for h in r[3]] for r in runs]
+        starts = pipeline_starts(durations, handoffs)
+        out: list[Placement] = []
+        first = [sum(stages[:s]) for s in range(len(stages))]
+        for s, n in enumerate(stages):
+            for j, (pro, layer, epi, hand) in enumerate(runs):
+                t = starts[s][j]
+                if s == 0:
+                    out.append(Placement("prologue", 0, s, t, pro, j))
+                    t += pro.duration_ps
+                for i in range(n):
+                    run = layer if self.memoise or i == 0 else self.run_block("layer", graphs[j].layer)
+                    out.append(Placement("layer", first[s] + i, s, t, run, j))
+                    t += run.duration_ps
+                if s == last:
+                    out.append(Placement("epilogue", 0, s, t, epi, j))
+                elif hand:
+                    out.append(Placement("handoff", s, s, starts[s][j] + durations[s][j], hand[s], j))
+        if self.progress:
+            self.progress(graphs[0].layers, graphs[0].layers)
         return out
 
     def _interleaved_layers(self, now: int) -> list[Placement]:
@@ -276,10 +375,23 @@ class Executor:
             self.progress(graph.layers, graph.layers)
         return out
 
-    def _handoff(self, op: Op) -> BlockRun:
-        cost = self.cost(op, "link")
+    def _handoff(self, op: Op, stage: int) -> BlockRun:
+        """The activations' send from `stage` to the next over the path between their devices."""
+        cost = self.comm.cost(op, stage)
         dur = to_ps(cost.time_s)
         return BlockRun("handoff", dur, [OpEvent(op.name, op, "link", 0, dur, cost)], {"link": dict(cost.counts)})
+
+
+def pipeline_starts(durations: list[list[int]], handoffs: list[list[int]]) -> list[list[int]]:
+    """Start of micro-batch j on stage s: start[s][j] = max(end[s][j - 1], end[s - 1][j] + handoff[j][s - 1]),
+    from durations[s][j] and the handoff of micro-batch j from stage s - 1 to s (a forward-only GPipe schedule;
+    the last stage's last end is the step's latency)."""
+    starts = [[0] * len(handoffs) for _ in durations]
+    for s, row in enumerate(durations):
+        for j in range(len(row)):
+            ready = starts[s - 1][j] + durations[s - 1][j] + handoffs[j][s - 1] if s else 0
+            starts[s][j] = max(ready, starts[s][j - 1] + row[j - 1] if j else 0)
+    return starts
 
 
 def scope_of(node: str) -> str:

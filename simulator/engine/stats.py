@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from simulator.engine.executor import (Result, is_attention, post_attention_start, reads_during, scope_of,
-                                       union)
+from simulator.area import system_area
+from simulator.engine.capability import capabilities
+from simulator.engine.executor import (Placement, Result, is_attention, post_attention_start, reads_during,
+                                       scope_of, union)
 from simulator.engine.time import ClockDomain, to_s
+from simulator.hardware.unit import energy_table
 from simulator.memory import traffic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -36,6 +42,8 @@ class Stats:
 
     def ops_table(self) -> pd.DataFrame:
         """One row per op of each distinct block run, with how many times that run repeats."""
+        import pandas as pd  # lazily: runs that only want the summary (sweep workers) skip its import
+
         repeats: dict[int, int] = defaultdict(int)
         runs = {}
         for p in self.result.placements:
@@ -52,66 +60,154 @@ class Stats:
                              "shape": " ".join(f"{k}={v}" for k, v in ev.op.shape)})
         return pd.DataFrame(rows)
 
-    def _totals(self):
-        """Busy time per unit and per op class, bytes per memory, and action counts per unit over the run."""
+    def _unit(self, key: str) -> tuple[str, Any]:
+        """(prefix, spec) of a unit key: a unit of the first group ('gpu') or of another ('pim.pim'); the link has
+        no spec."""
+        system = self.result.schedule.system
+        if key in system.units:
+            return "", system.units[key]
+        group, _, unit = key.partition(".")
+        if group in system.groups and unit in system.groups[group].units:
+            return f"{group}.", system.groups[group].units[unit]
+        return "", None
+
+    def _totals(self, placements: list[Placement]):
+        """Busy time per unit and per op class, bytes per memory, and action counts per unit over `placements`."""
         busy: dict[str, float] = defaultdict(float)
         by_class: dict[str, float] = defaultdict(float)
         moved: dict[str, float] = defaultdict(float)
         streamed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        units = self.result.schedule.system.units
+        models = self.result.models
         spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         traffic_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         pim_spans: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
-        for p, ev in self.result.timeline():
-            spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
-            by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
-            spec = units.get(ev.unit)
-            pim = getattr(spec, "type", None) == "pim"
-            if pim and spec.row_buffer == "dual":
-                pim_spans[(id(p), spec.memory)].append((ev.start_ps, ev.end_ps))
-            for mem, b in ev.cost.bytes.items():
-                moved[mem] += b
-                if not pim:
-                    traffic_spans[(id(p), mem)].append((ev.start_ps, ev.end_ps))
-                    read = ev.op.read_fraction * b
-                    streamed[mem][0] += read
-                    streamed[mem][1] += b - read
+        for p in placements:
+            for ev in p.run.events:
+                spans[(id(p), ev.unit)].append((ev.start_ps, ev.end_ps))
+                by_class[ev.op.op_class] += to_s(ev.end_ps - ev.start_ps)
+                cap = capabilities(models.get(ev.unit))
+                if cap.pim_rows:
+                    prefix, spec = self._unit(ev.unit)
+                    pim_spans[(id(p), prefix + spec.memory)].append((ev.start_ps, ev.end_ps))
+                for mem, b in ev.cost.bytes.items():
+                    moved[mem] += b
+                    if not cap.in_memory:
+                        traffic_spans[(id(p), mem)].append((ev.start_ps, ev.end_ps))
+                        read = ev.op.read_fraction * b
+                        streamed[mem][0] += read
+                        streamed[mem][1] += b - read
         for (_, unit), intervals in spans.items():
             busy[unit] += to_s(union(intervals))      # a unit is busy while any of its engines is
-        active = Activity(defaultdict(float), {u.memory: 0.0 for u in units.values()
-                                                if u.type == "pim" and u.row_buffer == "dual"})
+        pim_memories = {}
+        for key, model in models.items():
+            if capabilities(model).pim_rows:
+                prefix, spec = self._unit(key)
+                pim_memories[prefix + spec.memory] = 0.0
+        active = Activity(defaultdict(float), pim_memories)
         for (_, mem), intervals in traffic_spans.items():
             active.normal[mem] += to_s(union(intervals))
         for (_, mem), intervals in pim_spans.items():
             active.pim[mem] += to_s(union(intervals))
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for p in self.result.placements:
+        for p in placements:
             for unit, actions in p.run.counts.items():
                 for action, n in actions.items():
                     counts[unit][action] += n
         return busy, by_class, moved, streamed, active, counts
+
+    def device_energy(self, latency: float, placements: list[Placement], group: str | None = None) -> dict:
+        """Energy of one device of `group` (default: the first) that ran the events of `placements` on its units
+        (none: idle, static power and memory standby only)."""
+        _, _, moved, streamed, active, counts = self._totals(placements)
+        return self.energy(latency, moved, streamed, active, counts, group)
+
+    def system_energy(self, latency: float) -> dict:
+        """Energy of every device of the system over the step: each tensor rank and replica of a pipeline stage as
+        the simulated shard of that stage (exact for replicas of equal batches); a group that runs placed ops
+        (`placement.ops` to 'group.unit') pairs its device i with the plan's device i; other devices idle.
+        `by_component` sums the devices, `by_group` and `by_device` ('group.index') break the total down."""
+        sched = self.result.schedule
+        plan, system = sched.plan.plan, sched.system
+        used = plan.tp * plan.pp * plan.dp
+        placed = {key.partition(".")[0] for key in self.result.models if self._unit(key)[0]}
+        stage_of = [(d // plan.tp) % plan.pp for d in range(used)]
+        per_device: dict[str, dict] = {}
+        for n, (name, grp) in enumerate(system.groups.items()):
+            busy = n == 0 or name in placed
+            stages = {s: self.device_energy(latency, [p for p in self.result.placements if p.device == s], name)
+                      for s in range(plan.pp)} if busy else {}
+            idle = self.device_energy(latency, [], name)
+            for i in range(grp.count):
+                per_device[f"{name}.{i}"] = stages[stage_of[i]] if busy and i < used else idle
+        per_device.update(self.memory_node_energy(latency))
+        by: dict[str, float] = defaultdict(float)
+        uncosted: dict[str, float] = defaultdict(float)
+        by_group: dict[str, float] = defaultdict(float)
+        for dev, e in per_device.items():
+            by_group[dev.rsplit(".", 1)[0]] += e["total"]
+            for k, v in e["by_component"].items():
+                by[k] += v
+            for k, v in e["uncosted"].items():
+                uncosted[k] += v
+        return {"total": sum(by_group.values()), "by_component": dict(by), "uncosted": dict(uncosted),
+                "by_group": dict(by_group),
+                "by_device": {d: {"total": e["total"], "by_component": e["by_component"]}
+                              for d, e in per_device.items()}}
+
+    def memory_node_energy(self, latency: float) -> dict[str, dict]:
+        """Memories on the network (a CXL expander): the traffic of every device of the plan (each stage's
+        simulated shard times its tp x dp devices) in commands and I/O, plus standby and refresh over the step."""
+        sched = self.result.schedule
+        plan, nodes = sched.plan.plan, sched.system.memory_nodes
+        out = {}
+        if not nodes:
+            return out
+        rd, wr, active = defaultdict(float), defaultdict(float), defaultdict(float)
+        for s in range(plan.pp):
+            _, _, _, streamed, act, _ = self._totals([p for p in self.result.placements if p.device == s])
+            for name in nodes:
+                rd[name] += streamed.get(name, (0.0, 0.0))[0] * plan.tp * plan.dp
+                wr[name] += streamed.get(name, (0.0, 0.0))[1] * plan.tp * plan.dp
+                active[name] = max(active[name], act.normal.get(name, 0.0))
+        for name, mem in nodes.items():
+            if mem.timing is not None:
+                e = traffic.energy(mem, traffic.commands(mem, rd[name], wr[name], latency), 8 * (rd[name] + wr[name]),
+                                   latency, active[name])
+            else:
+                e = (rd[name] + wr[name]) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
+            out[f"memory.{name}"] = {"total": e, "by_component": {name: e}, "uncosted": {}}
+        return out
 
     def summary(self) -> dict:
         res = self.result
         sched = res.schedule
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
-        busy, by_class, moved, streamed, active, counts = self._totals()
+        busy, by_class, moved, streamed, active, counts = self._totals(res.placements)
         utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
             b = moved.get(name, 0.0)
             gbps = b / latency / 1e9 if latency else 0.0
-            bandwidth[name] = {"bytes": b, "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
+            bandwidth[name] = {"bytes": round(b), "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
                                "utilisation": gbps * 1e9 / mem.peak_bandwidth}
+        for key, b in moved.items():       # memories of a placed group ('attacc.hbm') and on the network ('cxl0')
+            group, _, name = key.partition(".")
+            mem = (system.memory_nodes.get(key) if key not in system.groups else None) or (
+                system.groups[group].memories.get(name) if group in system.groups else None)
+            if key in bandwidth or mem is None:
+                continue
+            gbps = b / latency / 1e9 if latency else 0.0
+            bandwidth[key] = {"bytes": round(b), "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
+                              "utilisation": gbps * 1e9 / mem.peak_bandwidth}
         if system.link is not None:
             b = moved.get("link", 0.0)
-            bandwidth["link"] = {"bytes": b, "gbps": b / latency / 1e9 if latency else 0.0,
+            bandwidth["link"] = {"bytes": round(b), "gbps": b / latency / 1e9 if latency else 0.0,
                                  "peak_gbps": system.link.bandwidth / 1e9,
                                  "utilisation": (b / latency / system.link.bandwidth) if latency else 0.0}
         dram = {name: traffic.commands(mem, *streamed.get(name, (0.0, 0.0)), latency)
                 for name, mem in system.memories.items()}
-        energy = self.energy(latency, moved, streamed, active, dram, counts)
+        energy = self.system_energy(latency)
         domains = [ClockDomain(u, s.clock) for u, s in system.units.items()]
         domains += [ClockDomain(n, 1 / m.tck) for n, m in system.memories.items()]
         cycles = {d.name: d.cycles(res.latency_ps) for d in domains}
@@ -121,6 +217,7 @@ class Stats:
             blocks[p.block] += to_s(p.run.duration_ps)
         layer_runs = [p.run for p in res.placements if p.block == "layer"]
         graph = sched.graph
+        graphs, plan = sched.plan, sched.plan.plan
         commands: dict[str, float] = defaultdict(float)
         for mem_counts in dram.values():
             for name, n in mem_counts.items():
@@ -139,29 +236,57 @@ class Stats:
         }
         if layer_runs:
             stages.update(self.layer_phases(layer_runs[0]))
-        return {
+        busy_stage = [to_s(sum(p.run.duration_ps for p in res.placements if p.device == s and p.block != "handoff"))
+                      for s in range(plan.pp)]
+        pipeline = {"stage_busy_s": busy_stage,
+                    "bubble_fraction": 1 - sum(busy_stage) / (plan.pp * latency) if latency else 0.0,
+                    "steady_throughput_tokens_per_s": tokens / max(busy_stage) if max(busy_stage) else 0.0}
+        out = {
             "system": system.name, "workload": wl.spec.name, "model": wl.model.name, "phase": wl.spec.phase,
             "level": res.level, "latency_s": latency,
-            "cycles": cycles,
+            "cycles": {d: round(c) for d, c in cycles.items()},
             "throughput_tokens_per_s": tokens / latency if latency else 0.0,
             "tokens": {"generated": tokens, "processed": wl.new_tokens, "batch": wl.batch},
             "energy_j": energy,
             "energy_per_token_j": energy["total"] / tokens if tokens else 0.0,
+            "area_mm2": system_area(system),
             "bandwidth": bandwidth,
             "utilisation": utilisation,
             "stages": stages,
-            "commands": dict(commands),
+            "pipeline": pipeline,
+            "commands": {c: round(n) for c, n in commands.items()},   # counts are whole numbers
             "pim": self.pim_activity(),
             "params": wl.model.params,
             "active_params": wl.model.active_params,
-            "flops": graph.flops,
-            "flops_by_class": {c: graph.flops_by(c) for c in ("gemm", "attention", "vector")},
+            "flops": graphs.total_flops(),
+            "flops_by_class": {c: graphs.total_flops((c,)) for c in ("gemm", "attention", "vector")},
+            "macs": graphs.total_flops(("gemm", "attention")) / 2,
+            "bytes": {k: v * plan.tp * plan.dp for k, v in moved.items()},
             "memory_footprint_bytes": {"weights": sched.footprint.weights, "kv_cache": sched.footprint.kv_cache,
                                        "capacity": system.memory_capacity},
             "layers_simulated": graph.layers,
-            "devices_used": wl.spec.tp * wl.spec.pp,
+            "devices_used": plan.tp * plan.pp * plan.dp,
+            "parallel": {"tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "ep": plan.ep,
+                         "microbatches": plan.microbatches},
             "wall_time_s": res.wall_s,
         }
+        fusion = self.fusion()
+        if fusion:
+            out["fusion"] = fusion
+        return out
+
+    def fusion(self) -> dict:
+        """Per unit whose model reports on-chip reuse (`fusion_summary`, an NPU with a fusion policy): the tensors
+        kept in its scratchpad and spilled, and the DRAM bytes saved, over the layers of the run."""
+        layers = [p for p in self.result.placements if p.block == "layer"]
+        out = {}
+        for unit, model in self.result.models.items():
+            report = getattr(model, "fusion_summary", None)
+            events = [ev for p in layers for ev in p.run.events if ev.unit == unit]
+            found = report(events, len(layers)) if report and layers else None
+            if found:
+                out[unit] = found
+        return out
 
     def pim_activity(self) -> dict:
         """Per PIM unit over the run: busy cycles (memory clock), busy cycles of each channel, and the normal 64 B
@@ -170,7 +295,7 @@ class Stats:
         system = self.result.schedule.system
         out: dict[str, dict] = {}
         for unit, spec in system.units.items():
-            if spec.type != "pim":
+            if not capabilities(self.result.models.get(unit)).in_memory:
                 continue
             mem = system.memories[spec.memory]
             busy_ps, channels, overlapped = 0, None, 0.0
@@ -186,9 +311,9 @@ class Stats:
                         channels = occ if channels is None else channels + occ
                 others = [ev for ev in p.run.events if ev.unit != unit]
                 overlapped += reads_during(others, spans, spec.memory, mem.organisation.tx_bytes)
-            out[unit] = {"busy_cycles": busy_ps * 1e-12 / mem.tck,
-                         "channel_busy_cycles": [] if channels is None else channels.tolist(),
-                         "normal_reads_during_pim": overlapped}
+            out[unit] = {"busy_cycles": round(busy_ps * 1e-12 / mem.tck),
+                         "channel_busy_cycles": [] if channels is None else np.rint(channels).astype(int).tolist(),
+                         "normal_reads_during_pim": round(overlapped)}
         return out
 
     def layer_phases(self, run) -> dict:
@@ -218,8 +343,8 @@ class Stats:
         host = system.mapping.get("gemm")
         clock = ClockDomain(host, system.units[host].clock) if host in system.units else ClockDomain("ps", 1e12)
         inside = [ev for ev in run.events if ev.start_ps >= lo and ev.end_ps <= hi and ev.end_ps > ev.start_ps]
-        pim = sum(ev.end_ps - ev.start_ps for ev in inside if system.units.get(ev.unit) is not None
-                  and system.units[ev.unit].type == "pim")
+        pim = sum(ev.end_ps - ev.start_ps for ev in inside
+                  if capabilities(self.result.models.get(ev.unit)).in_memory)
         comm = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class == "collective"]
         work = [(ev.start_ps, ev.end_ps) for ev in inside if ev.op.op_class != "collective"]
         exposed = union(comm + work) - union(work) if comm else 0
@@ -228,37 +353,46 @@ class Stats:
             moved = sum(ev.cost.bytes.get(mem, 0.0) for ev in inside)
             span = hi - lo - exposed
             util[mem] = moved / (to_s(span) * spec.peak_bandwidth) if span > 0 else 0.0
-        return {"cycles": clock.cycles(hi - lo - exposed), "pim_cycles": clock.cycles(pim),
-                "communication_cycles": clock.cycles(exposed), "bandwidth_utilisation": util}
+        return {"cycles": round(clock.cycles(hi - lo - exposed)), "pim_cycles": round(clock.cycles(pim)),
+                "communication_cycles": round(clock.cycles(exposed)), "bandwidth_utilisation": util}
 
     def energy(self, latency: float, moved: dict[str, float], streamed: dict[str, list[float]], active: Activity,
-               dram: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict:
+               counts: dict[str, dict[str, float]], group: str | None = None) -> dict:
+        """One device of `group`: its units' counts x table + static power, its memories' commands and standby,
+        the device's own static power, and the link energy its units' transfers carry (`link.energy_j`)."""
         system = self.result.schedule.system
+        first = next(iter(system.groups))
+        name = group or first
+        grp = system.groups[name]
+        prefix = "" if name == first else f"{name}."
+        keys = [prefix + u for u in grp.units] + (["link"] if name == first else [])
         by: dict[str, float] = {}
         uncosted: dict[str, float] = {}
-        for unit, spec in system.units.items():
-            table = energy_table(self.result.models.get(unit), spec)
+        for unit, spec in grp.units.items():
+            key = prefix + unit
+            table = energy_table(self.result.models.get(key), spec)
             dyn = 0.0
-            for action, n in counts.get(unit, {}).items():
+            for action, n in counts.get(key, {}).items():
+                if action.startswith("link."):
+                    continue
                 if action in table:
                     dyn += n * table[action]
                 else:
-                    uncosted[f"{unit}.{action}"] = n
-            by[unit] = dyn + spec.static_power * latency
-        for name, mem in system.memories.items():
+                    uncosted[f"{key}.{action}"] = n
+            by[key] = dyn + spec.static_power * latency
+        for mem_name, mem in grp.memories.items():
+            key = prefix + mem_name
             if mem.timing is not None:
-                by[name] = traffic.energy(mem, dram[name], 8 * sum(streamed.get(name, (0.0, 0.0))), latency,
-                                          active.normal.get(name, 0.0), active.pim.get(name))
+                rd, wr = streamed.get(key, (0.0, 0.0))
+                cmds = (traffic.commands(mem, rd, wr, latency) if rd + wr else
+                        {"REF": float(traffic.refreshes(mem, latency))})      # idle: refresh only
+                by[key] = traffic.energy(mem, cmds, 8 * (rd + wr), latency, active.normal.get(key, 0.0),
+                                         active.pim.get(key))
             else:
-                by[name] = moved.get(name, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
-        if system.link is not None:
-            by["link"] = moved.get("link", 0.0) * 8 * system.link.energy_per_bit
+                by[key] = moved.get(key, 0.0) * 8 * mem.energy_per_bit + traffic.background(mem, latency)
+        if grp.static_power:
+            by[prefix + "device_static"] = grp.static_power * latency
+        link = sum(counts.get(k, {}).get("link.energy_j", 0.0) for k in keys)   # every hop's bits (mapping.comm)
+        if system.link is not None or link:
+            by[prefix + "link"] = link
         return {"total": sum(by.values()), "by_component": by, "uncosted": uncosted}
-
-
-
-def energy_table(model, spec) -> dict[str, float]:
-    """Per-action energies of a unit: the model's defaults (e.g. PIM command energies derived from the memory's
-    IDD values), overridden by the unit's `energy:` table in the hardware file."""
-    defaults = getattr(model, "energy_table", {})
-    return {**defaults, **spec.energy}

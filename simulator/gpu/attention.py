@@ -12,7 +12,12 @@ Prefill (flash-attention forward): CTAs of BM query rows per (request, head) loo
 up to the diagonal). One block costs the two MMAs, 4 BM BN d FLOP, and BM BN exponentials on the SFUs, of which
 the part the kernel does not overlap with the MMAs adds:
 
-    t_block = t_mma + (1 - overlap) t_exp,   kernel = max(sum of CTA work / SMs, longest CTA) + fill
+    t_block = t_mma + (1 - overlap) t_exp,   CTA = 2 memory latencies + l2 latency + kv blocks x t_block
+    kernel = max(sum of CTA work / SMs, longest CTA, bytes / B_hbm) + a fixed call time (measured)
+
+K and V stream at the KV cache's storage width (an fp8 cache: one byte per element), Q and O at the activation
+width. A KV cache narrower than the compute dtype is widened in registers on the CUDA cores (q ops per element
+at the FMA-lane rate, `gemm.dequant_ops_per_element`), in series with the CTA's MMAs or its stream.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ DECODE_CHUNK_MIN = 512     # smallest KV chunk per CTA worth a split (cuDNN: no 
 PREFILL_BM = 128           # query rows per CTA (sm90 flash forward)
 PREFILL_BN = 128           # keys per inner block
 SOFTMAX_OVERLAP = 0.5      # fraction of exp time hidden under the MMAs (FA2 none, FA3 ping-pong nearly all)
+PREFILL_CALL_S = 7.0e-6    # fixed time of a PyTorch SDPA (cuDNN) prefill call beyond one kernel's launch: least-squares
+                           # intercept of tests/data/gpu_h100/kernels.csv (13 causal shapes, H100), not attributed
 
 
 @dataclass(frozen=True)
@@ -43,20 +50,30 @@ class AttentionPlan:
     bound: str
 
 
+def _dequant_s(m: Machine, kv_dtype: str, dtype: str, elements: float, clock: float) -> float:
+    """CUDA-core time to widen `elements` stored KV elements to the compute dtype (0 when stored as computed)."""
+    if kv_dtype == dtype or DTYPE_BYTES[kv_dtype] >= DTYPE_BYTES[dtype]:
+        return 0.0
+    ops = m.spec.gemm.dequant_ops_per_element.get(kv_dtype, 2.0)
+    return elements * ops / (m.spec.cuda_flops_per_clock_per_sm / 2 * clock)
+
+
 def decode(m: Machine, batch: int, heads: int, kv_heads: int, head_dim: int, kv_len: int, kv_sum: int,
-           q_len: int = 1, dtype: str = "bf16") -> AttentionPlan:
-    """Split-KV decode attention over a batch whose longest request has `kv_len` keys (total `kv_sum`)."""
-    b = DTYPE_BYTES[dtype]
+           q_len: int = 1, dtype: str = "bf16", kv_dtype: str | None = None) -> AttentionPlan:
+    """Split-KV decode attention over a batch whose longest request has `kv_len` keys (total `kv_sum`); Q and O
+    in `dtype`, the KV cache stored in `kv_dtype` (default `dtype`)."""
+    kv_dtype = kv_dtype or dtype
+    b, kb = DTYPE_BYTES[dtype], DTYPE_BYTES[kv_dtype]
     spec = m.spec
     pairs = batch * kv_heads
     splits = max(1, min(math.ceil(2 * m.sms / pairs), kv_len // DECODE_CHUNK_MIN))
     ctas = pairs * splits
-    kv_bytes = 2.0 * kv_sum * kv_heads * head_dim * b
+    kv_bytes = 2.0 * kv_sum * kv_heads * head_dim * kb
     qo_bytes = 2.0 * batch * heads * q_len * head_dim * b
-    chunk_bytes = 2.0 * math.ceil(kv_len / splits) * head_dim * b
+    chunk = 2.0 * math.ceil(kv_len / splits) * head_dim
     lat = spec.memory_latency
-    t_cta = 4 * lat + chunk_bytes / m.cta_stream_bw()
-    waves = math.ceil(ctas / (m.sms * _decode_ctas_per_sm(m, head_dim, b)))
+    t_cta = 4 * lat + chunk * kb / m.cta_stream_bw() + _dequant_s(m, kv_dtype, dtype, chunk, spec.light_clock)
+    waves = math.ceil(ctas / (m.sms * _decode_ctas_per_sm(m, head_dim, kb)))
     t_bw = 4 * lat + (kv_bytes + qo_bytes) / m.hbm_bw
     t = max(waves * t_cta, t_bw) if waves > 1 else max(t_cta, t_bw)
     flops = 4.0 * kv_sum * heads * q_len * head_dim
@@ -76,15 +93,17 @@ def _decode_ctas_per_sm(m: Machine, head_dim: int, b: float) -> int:
 
 
 def prefill(m: Machine, batch: int, heads: int, kv_heads: int, head_dim: int, q_len: int, kv_len: int,
-            causal: bool, dtype: str = "bf16") -> AttentionPlan:
-    """Flash-attention forward of `batch` requests with `q_len` new queries attending `kv_len` keys each."""
+            causal: bool, dtype: str = "bf16", kv_dtype: str | None = None) -> AttentionPlan:
+    """Flash-attention forward of `batch` requests with `q_len` new queries attending `kv_len` keys each; Q, O
+    and the MMAs in `dtype`, the KV cache stored in `kv_dtype` (default `dtype`)."""
+    kv_dtype = kv_dtype or dtype
     spec = m.spec
-    b = DTYPE_BYTES[dtype]
+    b, kb = DTYPE_BYTES[dtype], DTYPE_BYTES[kv_dtype]
     f = spec.clock
     rate = spec.tensor_flops_per_clock_per_sm.get(dtype, spec.tensor_flops_per_clock_per_sm.get("bf16"))
     t_mma = 4.0 * PREFILL_BM * PREFILL_BN * head_dim / (rate * f * spec.tensor_efficiency)
     t_exp = PREFILL_BM * PREFILL_BN / (spec.sfu_ops_per_clock_per_sm * f)
-    t_block = t_mma + (1 - SOFTMAX_OVERLAP) * t_exp
+    t_block = t_mma + (1 - SOFTMAX_OVERLAP) * t_exp + _dequant_s(m, kv_dtype, dtype, 2.0 * PREFILL_BN * head_dim, f)
     q_blocks = math.ceil(q_len / PREFILL_BM)
     offset = kv_len - q_len                                   # queries are the last q_len positions
     qi = np.arange(q_blocks)
@@ -93,13 +112,14 @@ def prefill(m: Machine, batch: int, heads: int, kv_heads: int, head_dim: int, q_
     else:
         last_key = np.full(q_blocks, kv_len)
     kv_blocks = np.ceil(last_key / PREFILL_BN)
-    per_cta = kv_blocks * t_block
+    t_cta = 2 * spec.memory_latency + spec.l2_latency         # Q tile and first K/V in; O normalised and stored
+    per_cta = t_cta + kv_blocks * t_block
     n_ctas = batch * heads * q_blocks
     total = batch * heads * float(per_cta.sum())
     t_compute = max(total / m.sms, float(per_cta.max()))
-    hbm = (2.0 * batch * heads * q_len + 2.0 * batch * kv_heads * kv_len) * head_dim * b
+    hbm = (2.0 * batch * heads * q_len * b + 2.0 * batch * kv_heads * kv_len * kb) * head_dim
     t_mem = hbm / m.hbm_bw
-    t = max(t_compute, t_mem) + 2 * spec.memory_latency + spec.l2_latency
+    t = max(t_compute, t_mem) + PREFILL_CALL_S
     useful = 4.0 * batch * heads * head_dim * (q_len * kv_len if not causal else
                                                  _causal_pairs(q_len, kv_len))
     return AttentionPlan("prefill", n_ctas, 1, t, hbm, useful, 1, "compute" if t_compute >= t_mem else "memory")

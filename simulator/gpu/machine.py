@@ -27,10 +27,12 @@ class Machine:
     hbm_bw: float          # sustained HBM bandwidth, B/s
     hbm_peak: float        # peak HBM bandwidth, B/s
     capacity: float        # HBM bytes
+    hbm_j_per_bit: float = 0.0   # memory energy per bit moved (power model)
 
     @classmethod
     def build(cls, spec: GpuSpec, memory: MemorySpec) -> Machine:
-        return cls(spec, memory.peak_bandwidth * memory.efficiency, memory.peak_bandwidth, memory.capacity_bytes)
+        return cls(spec, memory.peak_bandwidth * memory.efficiency, memory.peak_bandwidth, memory.capacity_bytes,
+                   memory.energy_per_bit)
 
     @property
     def sms(self) -> int:

@@ -25,7 +25,8 @@ from __future__ import annotations
 from simulator.engine.cost import OpCost
 from simulator.gpu import attention as attn
 from simulator.gpu.elementwise import Kernel, kernel_time, rmsnorm_kernels, softmax_kernels, split_kernels
-from simulator.gpu.gemm import plan_gemm
+from simulator.gpu.execution import EXECUTION
+from simulator.gpu.gemm import formats, plan_gemm
 from simulator.gpu.machine import LAUNCH_MODES, Machine
 from simulator.gpu.spec import GpuSpec
 from simulator.lowering.ops import DTYPE_BYTES, Op
@@ -47,6 +48,20 @@ class GpuModel:
         self._mode = mode
         self._name = name
         self._memo: dict[tuple, OpCost] | None = {} if memo else None
+        self._execution = EXECUTION["cuda-graph"] if mode == "graph" else None
+
+    def configure(self, workload) -> None:
+        """Take the workload's execution profile (launch mode and host terms, execution.py) for whole steps."""
+        profile = EXECUTION[workload.execution]
+        if profile != self._execution:
+            self._execution, self._mode = profile, profile.launch
+            if self._memo is not None:
+                self._memo.clear()
+
+    @property
+    def execution(self) -> str | None:
+        """The execution profile whole steps run under (None: a bare model in eager single-call mode)."""
+        return self._execution.name if self._execution else None
 
     @property
     def spec(self) -> GpuSpec:
@@ -85,7 +100,15 @@ class GpuModel:
         time_s = work + launch
         if launch > work:
             bound = "latency"
-        counts = _counts(op, l2)
+        ex = self._execution if mode == self._mode else None
+        if ex is not None:
+            if ex.host_per_kernel and kernels * ex.host_per_kernel > time_s:
+                time_s, bound = kernels * ex.host_per_kernel, "latency"
+            if ex.host_per_step and op.kind == "embedding":      # the step's host work, before its first kernel
+                time_s += ex.host_per_step
+                detail["host_step_s"] = ex.host_per_step
+            detail["execution"] = ex.name
+        counts = _counts(op, l2, (detail.get("clock_hz", self._spec.clock) / self._spec.clock) ** 2)
         cost = OpCost(time_s=time_s, cycles=time_s * self._spec.clock, bound=bound, flops=op.flops,
                       counts=counts, bytes={self.memory_name: hbm},
                       detail={"kernels": kernels, "launch_s": launch, "work_s": work, "mode": mode, **detail})
@@ -99,7 +122,10 @@ class GpuModel:
         d = op.dims
         batch = d.get("batch", 1)
         out_dtype = op.outputs[0].dtype if op.outputs else None
-        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype)
+        t = {x.name: x for x in op.inputs}
+        fmt = formats(self._m, op.dtype, t["x"].dtype if "x" in t else None, t["w"].dtype if "w" in t else None,
+                      t["w_scale"].bytes if "w_scale" in t else 0.0)
+        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt)
         detail = {"tile": f"{p.bm}x{p.bn}", "split_k": p.split_k if p.split_k else "stream-k", "ctas": p.ctas,
                   "waves": p.waves, "stages": p.stages, "clock_hz": p.clock, "t_mainloop_s": p.t_mainloop,
                   "t_hbm_s": p.t_hbm, "slow_path": p.slow_path}
@@ -109,10 +135,11 @@ class GpuModel:
         d = op.dims
         B, H, KH, D = d["batch"], d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"]
         q, L = d.get("q_len", 1), d["kv_len"]
+        kv = _kv_dtype(op)
         if q <= DECODE_MAX_Q:
-            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype)
+            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype, kv)
         else:
-            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype)
+            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype, kv)
         return p.time_s, p.kernels, p.hbm_bytes, p.hbm_bytes, p.bound, {"kernel": p.kind, "ctas": p.ctas,
                                                                          "splits": p.splits}
 
@@ -124,7 +151,7 @@ class GpuModel:
             M, N, K = q * group, L * KH, D
         else:                              # [q*group, L] . V[L, D] per KV head
             M, N, K = q * group, D * KH, L
-        p = plan_gemm(self._m, M, N, K, op.dtype)
+        p = plan_gemm(self._m, M, N, K, op.dtype, fmt=formats(self._m, op.dtype, op.dtype, _kv_dtype(op)))
         return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, {"tile": f"{p.bm}x{p.bn}"}
 
     def _kernels(self, ks: list[Kernel], bound: str = "memory"):
@@ -167,10 +194,17 @@ _HANDLERS = {
 }
 
 
-def _counts(op: Op, l2_bytes: float) -> dict[str, float]:
-    """Actions for the energy table: tensor MACs by dtype, vector ops, bytes through L2/shared memory."""
+def _kv_dtype(op: Op) -> str:
+    """Storage dtype of an attention op's KV cache operand (the resident input), else the op's dtype."""
+    return next((t.dtype for t in op.inputs if t.resident), op.dtype)
+
+
+def _counts(op: Op, l2_bytes: float, dvfs: float = 1.0) -> dict[str, float]:
+    """Actions for the energy table: tensor MACs by dtype, vector ops, bytes through L2/shared memory. The table
+    holds energies at the boost clock; a kernel the power limit slows to clock f counts its SM actions as
+    boost-clock equivalents, x (f / f_boost)^2 (energy per action ~ V^2, the voltage following the clock)."""
     if op.op_class in ("gemm", "attention"):
-        return {f"mac.{op.dtype}": op.flops / 2, "sram.byte": l2_bytes}
+        return {f"mac.{op.dtype}": op.flops / 2 * dvfs, "sram.byte": l2_bytes * dvfs}
     counts = {"sram.byte": l2_bytes}
     if op.flops:
         counts["vector.op"] = op.flops

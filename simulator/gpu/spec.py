@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Ratio, Size, Spec, Time
+from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Power, Ratio, Size, Spec, Time
 from simulator.hardware.unit import UnitSpec
 
 
@@ -42,6 +42,12 @@ class GemmTiling(Spec):
     cta_setup: Time = Field("0 us", description="start of a warp-specialised CTA: barriers, tensor maps, first TMA")
     tile_access_efficiency: Ratio = Field(
         1.0, description="DRAM efficiency of 2-D tile loads (128-byte row segments) relative to a linear stream")
+    weight_only_bm: PositiveInt = Field(
+        16, description="row tile of mixed-input (weight-only) kernels, an m16 MMA fragment (tinygemm, Marlin)")
+    dequant_ops_per_element: dict[str, float] = Field(
+        default={"int8": 2.0, "int4": 3.0, "fp8": 2.0},
+        description="CUDA-core ops per weight element to widen narrower stored weights to the compute dtype "
+                    "(weight-only quantisation), by stored dtype")
 
 
 class GpuSpec(UnitSpec):
@@ -72,6 +78,9 @@ class GpuSpec(UnitSpec):
     eager_launch_gap: Time = Field("0 us", description="extra gap per kernel when launched eagerly from the host")
     eager_call_overhead: Time = Field("0 us", description="extra time once per eagerly timed call (first launch)")
     power_cap: PowerCap | None = None
+    power_limit: Power | None = Field(
+        None, description="board power limit; a kernel whose modelled power exceeds it runs at a lower SM clock "
+                          "(power.py); per-action energies in `energy:` hold at `clock`")
     gemm: GemmTiling = GemmTiling()
 
     @model_validator(mode="after")
@@ -95,15 +104,20 @@ class GpuSpec(UnitSpec):
         """SM clock of latency-bound and memory-bound kernels (no power-cap pressure)."""
         return self.max_clock if self.max_clock is not None else self.clock
 
-    def tensor_clock(self, duration_s: float) -> float:
+    def tensor_clock(self, duration_s: float, sustained: float | None = None) -> float:
         """Mean SM clock of a tensor-heavy kernel that would take `duration_s` at `clock`.
 
         Under the power cap the clock decays as f(t) = fs + (f0 - fs) exp(-t / window); the mean over [0, T]
-        is fs + (f0 - fs) (window / T) (1 - exp(-T / window)).
+        is fs + (f0 - fs) (window / T) (1 - exp(-T / window)). `sustained` (the clock the power limit allows
+        this kernel, power.py) lowers fs below the measured `power_cap.sustained_clock`; without a measured
+        `power_cap` the kernel runs at `sustained` (a board under steady load has settled there).
         """
         cap = self.power_cap
-        if cap is None or duration_s <= 0:
+        if cap is None:                       # no measured controller dynamics: the settled clock of a loaded board
+            return min(self.clock, sustained) if sustained is not None else self.clock
+        fs = cap.sustained_clock if sustained is None else min(cap.sustained_clock, sustained)
+        if fs >= self.clock or duration_s <= 0:
             return self.clock
         x = duration_s / cap.window
         mean = (1.0 - math.exp(-x)) / x if x > 1e-9 else 1.0
-        return cap.sustained_clock + (self.clock - cap.sustained_clock) * mean
+        return fs + (self.clock - fs) * mean

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.engine.capability import NONE, Capabilities
 from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError, allowed
 from simulator.lowering.ops import Op
@@ -33,6 +34,7 @@ class Roofline:
     overhead_s: float = 0.0              # per kernel (launch/tail), GPUs
     internal_bandwidth: float = 0.0      # PIM: in-bank bandwidth for resident tensors
     static_power: float = 0.0
+    capabilities: Capabilities = NONE    # PIM: computes in the banks
 
     def rate(self, op: Op) -> float:
         if op.op_class in ("gemm", "attention"):
@@ -75,3 +77,14 @@ def _counts(op: Op) -> dict[str, float]:
         return {"vector.op": op.flops, "sram.byte": op.bytes}
     return {"sram.byte": op.bytes}
 
+
+def unit_peaks(system) -> dict[str, tuple[float, float]]:
+    """(peak FLOP/s, bandwidth) of every unit's analytical model, for roofline plots."""
+    peaks = {}
+    for name, model in system.models("analytical").items():
+        if not hasattr(model, "matrix_flops"):
+            continue
+        flops = max(list(model.matrix_flops.values()) + [model.vector_flops])
+        bw = model.internal_bandwidth or (sustained_bandwidth(model.memory) if model.memory else 0.0)
+        peaks[name] = (flops, bw)
+    return peaks

@@ -19,3 +19,10 @@ class UnitSpec(Spec):
     memory: str | None = Field(None, description="name of the device memory this unit reads and writes")
     energy: dict[str, Energy] = Field(default_factory=dict)
     static_power: Power = 0.0
+
+
+def energy_table(model, spec: UnitSpec) -> dict[str, float]:
+    """Per-action energies of a unit: the model's defaults (e.g. PIM command energies derived from the memory's
+    IDD values), overridden by the unit's `energy:` table in the hardware file."""
+    defaults = getattr(model, "energy_table", {})
+    return {**defaults, **spec.energy}

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from simulator.asic.spec import AsicSpec
-from simulator.gpu.model import gpu_model
+from simulator.engine.capability import Capabilities
 from simulator.gpu.spec import GpuSpec
 from simulator.hardware.registry import UnitType, register
 from simulator.hardware.roofline import Roofline
 from simulator.lowering.ops import DTYPE_BYTES
-from simulator.npu.model import make_model as npu_model
 from simulator.npu.spec import NpuSpec
-from simulator.pim.model import make_command_model as pim_command_model
-from simulator.pim.model import make_model as pim_model
 from simulator.pim.spec import PimSpec
+
+
+def lazy(module: str, factory: str):
+    """A model factory that imports its module on first use (the PIM command level pulls in numba), so that
+    commands which never build that model start fast."""
+    def make(name, spec, memory):
+        return getattr(import_module(module), factory)(name, spec, memory)
+    return make
+
+
+npu_model = lazy("simulator.npu.model", "make_model")
+gpu_model = lazy("simulator.gpu.model", "gpu_model")
+pim_model = lazy("simulator.pim.model", "make_model")
+pim_command_model = lazy("simulator.pim.model", "make_command_model")
 
 
 def npu_roofline(name: str, spec: NpuSpec, memory) -> Roofline:
@@ -37,7 +50,8 @@ def pim_roofline(name: str, spec: PimSpec, memory) -> Roofline:
     units = pim_units(spec, memory)
     lanes_per_s = units * spec.macs_per_bank * spec.clock
     return Roofline(name, spec.clock, {spec.dtype: 2 * lanes_per_s}, 0.0, memory, spec.memory,
-                    internal_bandwidth=lanes_per_s * DTYPE_BYTES[spec.dtype], static_power=spec.static_power)
+                    internal_bandwidth=lanes_per_s * DTYPE_BYTES[spec.dtype], static_power=spec.static_power,
+                    capabilities=Capabilities(in_memory=True, pim_rows=spec.row_buffer == "dual"))
 
 
 def asic_roofline(name: str, spec: AsicSpec, memory) -> Roofline:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.config.spec import Bandwidth, EnergyPerBit, Spec, Time
+from simulator.config.spec import Bandwidth, EnergyPerBit, Ratio, Spec, Time
 
 
 class LinkSpec(Spec):
@@ -15,6 +15,7 @@ class LinkSpec(Spec):
     name: str = "link"
     source: str = ""
     topology: Literal["switch", "ring", "fully-connected"] = "switch"
-    bandwidth: Bandwidth = Field(description="per device, per direction")
+    bandwidth: Bandwidth = Field(description="per device, per direction (line rate)")
+    efficiency: Ratio = Field(1.0, description="payload share of the line rate after protocol overhead")
     latency: Time = Field(description="per hop")
     energy_per_bit: EnergyPerBit = 0.0

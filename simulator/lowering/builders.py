@@ -8,20 +8,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.lowering.ops import Op, Tensor, shape
+from simulator.lowering.ops import DTYPE_BYTES, Op, Tensor, shape
 from simulator.lowering.profiles import PROFILES, Profile
 
 VECTOR_FLOPS = {"rmsnorm": 4, "layernorm": 7, "rotary": 3, "silu_mul": 5, "gelu": 8, "relu": 1, "add": 1,
                 "softmax": 5, "sampling": 5, "moe_router": 5, "copy": 0}
 
 
-def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: bool = False) -> Op:
-    """y[M,N] = x[M,K] W[N,K]^T (+ bias): a linear layer whose weights are resident in memory."""
+def compute_dtype(weights: str, act: str) -> str:
+    """The matrix units' dtype when none is given: the wider of the two operands (activations on a tie), so
+    int4 weights with bf16 activations are weight-only quantisation computed in bf16."""
+    return weights if DTYPE_BYTES[weights] > DTYPE_BYTES[act] else act
+
+
+def weight_scales(n: int, k: int, weights: str, compute: str, group_size: int | None) -> Tensor | None:
+    """Quantisation scales of a [n, k] weight: fp8 one fp32 per tensor; integer weights computed wider
+    (weight-only) one fp16 per `group_size` weights of a row (None: per row); int8 x int8 one fp32 per row."""
+    if weights == "fp8":
+        return Tensor("w_scale", 1, "fp32", resident=True)
+    if weights not in ("int8", "int4"):
+        return None
+    if DTYPE_BYTES[weights] < DTYPE_BYTES[compute]:
+        groups = 1 if group_size is None else -(-k // group_size)
+        return Tensor("w_scale", n * groups, "fp16", resident=True)
+    return Tensor("w_scale", n, "fp32", resident=True)
+
+
+def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: bool = False,
+         compute: str | None = None, group_size: int | None = 128) -> Op:
+    """y[M,N] = x[M,K] W[N,K]^T (+ bias): a linear layer whose weights are resident in memory, stored in
+    `weights`, computed in `compute` (default: `compute_dtype`); quantised weights carry their scales."""
+    compute = compute or compute_dtype(weights, act)
     inputs = [Tensor("x", m * k, act), Tensor("w", n * k, weights, resident=True)]
+    scales = weight_scales(n, k, weights, compute, group_size)
+    if scales is not None:
+        inputs.append(scales)
     if bias:
-        inputs.append(Tensor("bias", n, weights, resident=True))
+        inputs.append(Tensor("bias", n, act, resident=True))
     return Op(name, "gemm", shape(M=m, N=n, K=k), 2.0 * m * n * k, tuple(inputs), (Tensor("y", m * n, act),),
-              dtype=weights)
+              dtype=compute)
 
 
 def vector(name: str, kind: str, elements: int, *, act: str, profile: Profile = PROFILES["fused"],

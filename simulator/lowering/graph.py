@@ -61,6 +61,16 @@ class OpGraph:
     def bytes(self) -> float:
         return sum(op.bytes * n for op, n in self.ops())
 
+    def stage_flops(self, stage: int, op_classes: tuple[str, ...] | None = None) -> float:
+        """FLOPs of pipeline stage `stage` (its layers; the prologue on the first stage, the epilogue on the last),
+        of the given op classes (default: all)."""
+        def block(g: nx.DiGraph) -> float:
+            return sum(d["op"].flops for _, d in g.nodes(data=True)
+                       if op_classes is None or d["op"].op_class in op_classes)
+        stages = self.stages or [self.layers]
+        return (stages[stage] * block(self.layer) + (block(self.prologue) if stage == 0 else 0.0)
+                + (block(self.epilogue) if stage == len(stages) - 1 else 0.0))
+
     def flops_by(self, op_class: str) -> float:
         return sum(op.flops * n for op, n in self.ops() if op.op_class == op_class)
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 DTYPE_BYTES: dict[str, float] = {
     "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5,
+    # low-bit and OCP MX formats (element bits + an 8-bit scale per 32 elements): simulator/npu/formats.py
+    "int2": 0.25, "int1": 0.125, "fp6": 0.75, "fp4": 0.5, "mxfp8": 8.25 / 8, "mxfp6": 6.25 / 8, "mxfp4": 4.25 / 8,
 }
 
 # What kind of unit an op needs: matrix engines, streaming matrix-vector engines, vector/SIMD, links.

@@ -2,13 +2,15 @@
 
 Tensor parallelism (Megatron style) splits heads, the MLP inner size and the vocabulary by `tp` and adds an
 all-reduce after the attention output projection and after the MLP; pipeline parallelism splits layers into
-`pp` stages with a send/recv of the activations between stages. The op constructors (and their FLOP counts)
-are in `builders.py`.
+`pp` stages with a send/recv of the activations between stages. Expert parallelism (MoE) holds experts
+ep_rank, ep_rank + ep, ... on this device and moves the routed tokens with an all-to-all before and after the
+experts (`Shard`). The op constructors (and their FLOP counts) are in `builders.py`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -20,16 +22,28 @@ from simulator.lowering.profiles import PROFILES, Profile
 from simulator.workload.spec import Workload
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Which expert-parallel rank this device is and the tokens of each replica of its expert group (default: one
+    replica, this workload's tokens)."""
+
+    ep: int = 1
+    ep_rank: int = 0
+    group_tokens: tuple[int, ...] | None = None
+
+
 class Lowering:
     """Builds the prologue, the shared layer graph and the epilogue for one workload."""
 
-    def __init__(self, workload: Workload):
+    def __init__(self, workload: Workload, shard: Shard = Shard()):
         self.w = workload
+        self.shard = shard
         self.m = workload.model
         s = workload.spec
         self.profile: Profile = PROFILES[s.implementation]
         self.tp = s.tp
         self.act, self.wdt, self.kvdt = s.dtype.activations, s.dtype.weights, s.dtype.kv
+        self.cdt, self.group = s.dtype.compute, s.dtype.quantisation.group_size
         self.heads = self.m.heads // self.tp
         self.kv_heads = max(1, self.m.n_kv_heads // self.tp)
         self.d = self.m.d_head
@@ -40,7 +54,8 @@ class Lowering:
     # Helpers ---------------------------------------------------------------------------------------------
     def linear(self, b: GraphBuilder, name: str, m: int, n: int, k: int, after, bias: bool | None = None) -> str:
         bias = self.m.bias if bias is None else bias
-        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias), after)
+        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias, compute=self.cdt,
+                             group_size=self.group), after)
 
     def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, **kw) -> str:
         return b.add(mk.vector(name, kind, elements, act=self.act, profile=self.profile, **kw), after)
@@ -107,14 +122,20 @@ class Lowering:
         return self.linear(b, f"{prefix}.down_proj", t, h, f, x)
 
     def moe(self, b: GraphBuilder, x: str, t: int) -> str:
-        """Router, then the experts the batch activates: E (1 - (1 - k/E)^T) of them in expectation, each
-        with an equal share of the T k routed tokens (uniform routing)."""
-        e, k = self.m.moe.experts, self.m.moe.top_k
+        """Router, then this device's experts with the tokens routed to them (`expert_loads` over the expert
+        group's tokens; with ep > 1 an all-to-all dispatches this replica's t k token copies and another
+        combines them)."""
+        e, k, sh = self.m.moe.experts, self.m.moe.top_k, self.shard
         r = self.linear(b, "router", t, e, self.m.hidden, x, bias=False)
         r = self.vector(b, "router_topk", "moe_router", t * e, r)
-        active = min(e, math.ceil(e * (1 - (1 - k / e) ** t) - 1e-9))
-        per_expert = math.ceil(t * k / active)
-        outs = [self.mlp(b, r, per_expert, f"expert{i}") for i in range(active)]
+        group = sum(sh.group_tokens) if sh.group_tokens and t == self.tokens else t
+        loads = expert_loads(group, e, k, self.w.spec.parallel.expert_skew)
+        routed = t * k * self.m.hidden * DTYPE_BYTES[self.act]
+        if sh.ep > 1:
+            r = self.collective(b, "moe_dispatch", "all_to_all", routed, sh.ep, r)
+        outs = [self.mlp(b, r, int(n), f"expert{i}") for i, n in enumerate(loads) if i % sh.ep == sh.ep_rank and n]
+        if sh.ep > 1:
+            outs = self.collective(b, "moe_combine", "all_to_all", routed, sh.ep, outs)
         return self.vector(b, "expert_combine", "add", t * self.m.hidden, outs, extra_in=(k - 1) * t * self.m.hidden)
 
     def attention(self, b: GraphBuilder, after: list[str], requests: np.ndarray | None = None) -> str | list[str]:
@@ -159,7 +180,8 @@ class Lowering:
         one sub-batch's attention (PIM) overlaps the other's GEMMs: queue priorities (node attribute `priority`,
         that position) choose among ready work, and a unit never idles while work is ready (it fills a half's
         all-reduce with the other half's GEMMs, as the paper overlaps communication); order edges keep the
-        attention parts in sequence on PIM."""
+        attention parts in sequence on PIM, through a join node per pair of parts (attribute `barrier`, no op:
+        the executor passes through it when all its predecessors are done)."""
         halves = sub_batches(self.w.kv_lens, self.w.channels)
         full = nx.DiGraph()
         parts: list[tuple[list[str], list[str]]] = []      # (attention sources, attention sinks) in order
@@ -179,8 +201,11 @@ class Lowering:
                 first = [scope + n for n in att if not set(g.predecessors(n)) & att]
                 final = [scope + n for n in att if not set(g.successors(n)) & att]
                 parts.append((first, final))
-        for (_, att_end), (att_start, _) in zip(parts, parts[1:]):
-            full.add_edges_from((t, h) for t in att_end for h in att_start)    # attention parts in order
+        for k, ((_, att_end), (att_start, _)) in enumerate(zip(parts, parts[1:])):
+            gate = f"order{k}"          # attention parts in order: a join node, O(N) edges instead of N^2
+            full.add_node(gate, barrier=True)
+            full.add_edges_from((t, gate) for t in att_end)
+            full.add_edges_from((gate, h) for h in att_start)
         return full
 
     def epilogue(self) -> GraphBuilder:
@@ -194,6 +219,29 @@ class Lowering:
         if self.profile.sampling:
             self.vector(b, "sampling", "sampling", rows * self.m.vocab, x)
         return b
+
+
+def expert_loads(tokens: int, experts: int, top_k: int, skew: float = 0.0) -> np.ndarray:
+    """Token copies routed to each expert; they sum to tokens x top_k and none exceeds `tokens`. Uniform routing
+    (skew 0) activates E (1 - (1 - k/E)^T) experts, the expectation, rounded up, sharing the copies evenly; skew s
+    gives expert i a share ~ (i + 1)^-s (largest remainder, capped at one copy per token)."""
+    total = tokens * top_k
+    if skew == 0:
+        active = min(experts, math.ceil(experts * (1 - (1 - top_k / experts) ** tokens) - 1e-9))
+        q, r = divmod(total, active)
+        return np.array([q + 1] * r + [q] * (active - r) + [0] * (experts - active), dtype=np.int64)
+    weights = (np.arange(experts) + 1.0) ** -skew
+    loads = np.zeros(experts, dtype=np.int64)
+    free = np.ones(experts, dtype=bool)
+    while total - loads.sum() > 0:
+        left = total - loads.sum()
+        share = left * weights * free / (weights * free).sum()
+        add = np.floor(share).astype(np.int64)
+        order = np.argsort(-(share - add) + 2.0 * ~free, kind="stable")
+        add[order[: left - add.sum()]] += 1
+        loads = np.minimum(loads + add, tokens)
+        free = loads < tokens
+    return loads
 
 
 def sub_batches(kv_lens: np.ndarray, channels: np.ndarray | None) -> list[np.ndarray]:
@@ -224,10 +272,10 @@ def _sinks(g: nx.DiGraph) -> list[str]:
     return [n for n, d in g.out_degree() if d == 0]
 
 
-def lower(workload: Workload, lowering: type[Lowering] = Lowering) -> OpGraph:
-    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0); `lowering` may be a
-    subclass that lowers another step (a serving iteration's attention groups)."""
-    low = lowering(workload)
+def lower(workload: Workload, shard: Shard = Shard(), lowering: type[Lowering] = Lowering) -> OpGraph:
+    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0, expert rank of `shard`);
+    `lowering` may be a subclass that lowers another step (a serving iteration's attention groups)."""
+    low = lowering(workload, shard)
     layers = workload.layers
     pp = workload.spec.pp
     stages = [layers // pp + (1 if i < layers % pp else 0) for i in range(pp)]

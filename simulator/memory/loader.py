@@ -10,10 +10,10 @@ from simulator.errors import ConfigError
 from simulator.memory.spec import MemorySpec
 
 
-def load_memory_spec(path: str | Path) -> MemorySpec:
-    """Read and validate a memory preset such as hwconfigs/memory/dramsim3-hbm2.yaml."""
+def load_memory_spec(path: str | Path, overrides: dict | None = None) -> MemorySpec:
+    """Read and validate a memory preset such as hwconfigs/memory/dramsim3-hbm2.yaml (with dotted overrides)."""
     path = Path(path)
-    doc = load(path, kinds=("memory",))
+    doc = load(path, overrides, kinds=("memory",))
     spec = validate(MemorySpec, doc.data, file=str(path))
     check_model(spec, file=str(path))
     return spec

@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from simulator.memory.dram.energy import command_energy
-from simulator.memory.dram.transaction import transfer
+from simulator.memory.dram.transaction import stream
 from simulator.memory.spec import MemorySpec
 
 
@@ -31,7 +31,7 @@ def activations_per_request(memory: MemorySpec) -> float:
     org = memory.organisation
     if memory.timing is None:
         return org.tx_bytes / org.row_bytes
-    t = transfer(memory, 0, 16 << 20)
+    t = stream(memory, 16 << 20)
     return t.activations / t.requests
 
 

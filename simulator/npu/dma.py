@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from simulator.memory.analytical import stream_time
-from simulator.memory.dram.transaction import transfer
+from simulator.memory.dram.transaction import stream as dram_stream
 from simulator.memory.spec import MemorySpec
 
 
@@ -35,7 +35,7 @@ def transfer_seconds(memory: MemorySpec, nbytes: float, *, sharers: int = 1) -> 
 @lru_cache(maxsize=64)
 def dram_stream_bandwidth(memory: MemorySpec) -> float:
     """Bytes/s of a 64 MiB contiguous read through the transaction-level DRAM model."""
-    return transfer(memory, 0, 64 << 20).bandwidth
+    return dram_stream(memory, 64 << 20).bandwidth
 
 
 @dataclass(frozen=True)

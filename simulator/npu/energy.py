@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+from simulator.npu import pe
+
 # Horowitz, "Computing's Energy Problem", ISSCC 2014, 45 nm, 0.9 V (../shared/reference/energy/README.md):
 # FMA = multiply + add. int8: 0.2 + 0.03; fp16: 1.1 + 0.4; fp32: 3.7 + 0.9; bf16 taken as fp16.
 MAC_PJ_45NM: dict[str, float] = {"int8": 0.23, "fp8": 0.23, "fp16": 1.5, "bf16": 1.5, "fp32": 4.6, "tf32": 4.6,
@@ -93,6 +95,12 @@ def default_table(scratchpad_bytes: float, *, tech_nm: int = 22) -> dict[str, tu
     table["reg.byte"] = (REG_PJ_PER_BYTE_45NM * scale * pj, "Keckler/DARPA register file, PE-local share")
     table["vector.op"] = (VECTOR_PJ_PER_OP_45NM * scale * pj, "Horowitz ISSCC 2014 fp16 add/mult mean")
     table["noc.bit_hop"] = (NOC_PJ_PER_BIT_HOP * pj, "Keckler on-chip wire 18-110 fJ/bit/mm, 1 mm hop + router")
+    for act in ("fp16", "bf16", "fp32", "int8"):
+        for kind, action in (("bitserial", "bitserial.step"), ("lut", "lut.lookup")):
+            table[f"{action}.{act}"] = (pe.op_energy_j(kind, act, tech_nm=tech_nm),
+                                        f"simulator/npu/pe.py {kind} ({act} adder, Horowitz 2014) at {tech_nm} nm")
+    for dt in ("int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"):
+        table[f"mac.{dt}"] = (pe.op_energy_j("mac", dt, tech_nm=tech_nm), f"simulator/npu/pe.py (derived) x {scale}")
     return table
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from simulator.config.spec import Cycles, Frequency, PositiveInt, Size, Spec
 from simulator.hardware.unit import UnitSpec
@@ -89,6 +89,60 @@ class Dma(Spec):
     engines: PositiveInt = Field(1, description="concurrent DMA streams per core")
 
 
+class GemmMapping(Spec):
+    """How GEMMs map onto the cores and arrays: fixed choices, or a search over the ones left open (docs/npu.md)."""
+
+    dataflow: Literal["os", "ws", "is", "any"] | None = Field(
+        None, description="stationary operand (none: the array's `systolic.dataflow`; any: searched)")
+    tile: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="scratchpad tile [Tm, Tn, Tk] per core, clipped to the per-core GEMM")
+    order: Literal["m-outer", "n-outer", "k-inner"] | None = Field(None, description="tile loop order")
+    partition: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None, description="cores along [M, N, K] (product at most `cores`; K > 1 reduces partial sums on the NoC)")
+    search: Literal["none", "auto", "exhaustive", "pruned", "random"] = Field(
+        "none", description="none: today's heuristic unless a key above is fixed (then the open keys are searched "
+        "as auto); auto: exhaustive when small, else pruned + random; or exhaustive, pruned, random")
+    objective: Literal["latency", "traffic", "energy"] = Field("latency", description="what the search minimises")
+    samples: PositiveInt = Field(4096, description="random candidates drawn (random, and auto beyond exhaustive)")
+    seed: int = Field(0, description="seed of the random candidates")
+
+    @model_validator(mode="after")
+    def _tile_needs_order(self) -> GemmMapping:
+        if (self.tile is None) != (self.order is None):
+            raise ValueError("tile and order are set together")
+        return self
+
+
+class AttentionMapping(Spec):
+    """How fused attention maps onto the array and vector units (simulator/npu/attention.py)."""
+
+    cascade: Literal["flash", "fusemax", "flat", "unfused"] = Field(
+        "flash", description="flash: today's model; fusemax: pipelined einsum cascade; flat: fused, stages in "
+        "sequence; unfused: S and P through DRAM")
+
+
+class Mappings(Spec):
+    """Mapping choices per op kind (optional: without them the model's defaults apply)."""
+
+    gemm: GemmMapping = GemmMapping()
+    attention: AttentionMapping = AttentionMapping()
+
+
+class Fusion(Spec):
+    """On-chip reuse across a layer's ops (simulator/npu/fusion.py): intermediates kept in the scratchpad are
+    neither written to nor read from DRAM. Off by default."""
+
+    policy: Literal["off", "first-fit", "search"] = Field(
+        "off", description="scratchpad allocator for the layer's intermediates (off: every op goes through DRAM)")
+    reserve: float = Field(0.25, ge=0, lt=1, description="share of the scratchpad kept for the running op's tiles")
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _yaml_off(cls, v):
+        """YAML 1.1 reads a bare `off` as false: take it as the policy it spells."""
+        return "off" if v is False else v
+
+
 class NpuSpec(UnitSpec):
     type: Literal["npu"] = "npu"
     clock: Frequency
@@ -103,6 +157,12 @@ class NpuSpec(UnitSpec):
     macs_per_pe: dict[str, float] = Field(
         default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
+    mapping: Mappings = Field(default_factory=Mappings, description="mapping choices per op kind")
+    pe: Literal["mac", "bitserial", "lut"] = Field(
+        "mac", description="PE kind for GEMMs with low-bit weights: mac (dequantise, then MAC at the activation "
+        "format), bitserial (a weight bit per cycle), lut (table lookups, LUT Tensor Core); simulator/npu/pe.py")
+    lut_group: PositiveInt = Field(4, le=8, description="activations per table (lut PEs): 2^(g-1) entries")
+    fusion: Fusion = Field(default_factory=Fusion, description="on-chip reuse of intermediates across a layer's ops")
 
     def peak_flops(self, dtype: str) -> float:
         """FLOP/s of all arrays for `dtype` (2 FLOPs per MAC)."""

@@ -108,3 +108,38 @@ def search(M: int, N: int, K: int, *, rows: int, cols: int, scratchpad: Scratchp
     _, order, i, a, b, foot = best
     return Tiling(int(tm[i]), int(tn[i]), int(tk[i]), order, float(a[i]), float(b[i]), float(M * N * out_bytes),
                   float(foot[i]), True)
+
+
+def traffic(m, n, k, tm, tn, tk, order: str, *, in_bytes: float, out_bytes: float, acc_bytes: float,
+            scratchpad: Scratchpad):
+    """Off-chip bytes per operand, footprint and fit of given tiles in one loop order (element-wise over
+    numpy arrays of tiles; the equations of the module docstring)."""
+    db = 2 if scratchpad.double_buffer else 1
+    fm, fn = -(-m // tm), -(-n // tn)
+    if order == "m-outer":
+        a, b = m * k * in_bytes + 0 * fm, k * n * in_bytes * fm
+        a_buf, b_buf = tm * k * in_bytes * db, db * tk * tn * in_bytes
+    elif order == "n-outer":
+        a, b = m * k * in_bytes * fn, k * n * in_bytes + 0 * fn
+        a_buf, b_buf = db * tm * tk * in_bytes, k * tn * in_bytes * db
+    else:
+        a, b = m * k * in_bytes * fn, k * n * in_bytes * fm
+        a_buf, b_buf = db * tm * tk * in_bytes, db * tk * tn * in_bytes
+    c_buf = tm * tn * acc_bytes + (db - 1) * tm * tn * out_bytes
+    if scratchpad.partitions is not None:
+        p = scratchpad.partitions
+        fit = (a_buf <= p.ifmap) & (b_buf <= p.filter) & (c_buf <= p.ofmap)
+    else:
+        fit = a_buf + b_buf + c_buf <= scratchpad.size
+    if order != "k-inner":
+        fit = fit & (tk == k)
+    return a, b, a_buf + b_buf + c_buf, fit
+
+
+def fixed(m: int, n: int, k: int, tm: int, tn: int, tk: int, order: str, *, in_bytes: float, out_bytes: float,
+          acc_bytes: float, scratchpad: Scratchpad) -> Tiling:
+    """The Tiling of given tiles (clipped to the GEMM) in a given loop order."""
+    tm, tn, tk = min(tm, m), min(tn, n), min(tk, k)
+    a, b, foot, fit = traffic(m, n, k, tm, tn, tk, order, in_bytes=in_bytes, out_bytes=out_bytes,
+                              acc_bytes=acc_bytes, scratchpad=scratchpad)
+    return Tiling(tm, tn, tk, order, float(a), float(b), float(m * n * out_bytes), float(foot), bool(fit))

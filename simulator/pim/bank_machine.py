@@ -3,50 +3,7 @@ per-bank state machine, to cross-check the closed forms of timeline.py (the tran
 
 A row op becomes `banks` PIM_PRE (bank order), one P_HEADER, one G_ACT per bank group and rank, and its
 COMPS_READRES (row_commands all-bank: one PIM_PRE and one G_ACT, each for all banks); a GWRITE op one GWRITE.
-The channel issues at most one command per cycle on its command bus, the refresh first, then PIM (in program
-order), then normal reads in the free slots. Rules it enforces (cycles of tCK, all from PimTiming, i.e. the
-memory's JEDEC table):
-
-    PIM_PRE(b)      >= last COMP + tRTP (pim_to_precharge), the last COMP being the COMPS_READRES issue itself
-                    unless row_release is last-comp; a bank already closed is skipped. all-bank: one command
-                    for the rank's banks (skipped when all are closed), >= their G_ACT + tRAS
-    G_ACT(rank, g)  >= P_HEADER + 1; >= PIM_PRE / PRE of each of its banks + tRP; >= its last G_ACT + tRC;
-                    a rank's tFAW window of four activations, a G_ACT taking banks_per_group of them (four: so
-                    G_ACT -> G_ACT in a rank is tFAW, as commands.py has it); bank groups in order within a
-                    rank, the ranks interleaved (whichever is ready first); >= REF + tRFC of its rank.
-                    all-bank: one for the rank's banks, no tFAW slot, >= the rank's last single ACT + tRRD_L
-    COMPS_READRES   >= last G_ACT of the row + act_to_comp; the next one >= comps_readres(n) after it; its
-                    READRES data returns comps_readres(n) + read_latency after issue (the end of the op)
-    GWRITE          >= last COMP + max(tBURST, tCCD_S); the PIM queue is busy GWRITE cycles and issues
-                    its next command on the cycle after; its source row (bank 0 of rank 0) stays open in its own
-                    buffer except across a refresh of rank 0, after which it needs an ACT and tRCD again
-    refresh         rank-staggered all-bank REF every tREFI / ranks, once the op at the head of the PIM queue
-                    is held (or the program is done): the rank's open row buffers are precharged one per cycle
-                    (its PIM rows by one command in all-bank mode; the GWRITE row tRAS after its ACT, once its
-                    GWRITE is done), REF after tRP, the rank activates again after tRFC.
-                    Guard: when an op reaches the head of the PIM queue (the cycle after the previous row's last
-                    COMP, or after a GWRITE's busy time) and head + row_estimate (GWRITE: its time)
-                    reaches the next refresh, the op is held until the REF has issued; an op that passes the
-                    guard runs to its end, a refresh falling due meanwhile waits for the next op's check
-                    (without the guard: the next op reaching the head at or after the refresh is held).
-    normal reads    (`reads`: arrival, bank, row; 64 B each, per-bank FIFO): ACT >= PRE + tRP, ACT -> ACT tRC,
-                    one tFAW slot, >= REF + tRFC, >= an all-bank G_ACT + tRRD_L; RD >= ACT + tRCD, tCCD_L in a
-                    bank group, tCCD_S otherwise; PRE >= ACT + tRAS and RD + tRTP. Read data takes the data bus
-                    around the READRES data (fixed when its COMPS_READRES issues; GWRITE moves its row inside
-                    the channel).
-                    Row-buffer modes (`row_buffer`):
-                    dual     the normal row buffer is separate: ACT <-> G_ACT in one bank tRRD_L, RD after a PIM
-                             column command 0 apart, open page
-                    blocked  one row buffer: a read to a bank PIM holds waits until the PIM row is done there
-                             (its last COMP), the bank is precharged, ACT, the reads, PRE (close page);
-                             the bank group's next G_ACT waits for that PRE + tRP and for reads already arrived
-PIM rows get no tRAS in per-bank-group mode (as in the artifact's timing table and the transaction level): a
-G_ACT to PIM_PRE of an S.V row is 32 cycles on NeuPIMs, tRAS 34. A refresh precharge of a PIM row buffer counts
-as a PIM_PRE (the next row skips the banks it finds closed), so the counts of a PIM-only program equal
-mapping.counts, unless refreshes close PIM rows after its last row (a program ending in GWRITEs): those
-precharges count in addition. The loop is event-driven: each
-iteration issues the command that is ready first and jumps the clock to it, so its cost is O(commands), not
-O(cycles).
+The per-bank rules and the event loop are in bank_kernel.py.
 """
 
 from __future__ import annotations
@@ -56,21 +13,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simulator.memory.dram._jit import kernel
+from simulator.pim.bank_kernel import C_CR, C_GACT, C_GWRITE, C_HEADER, C_PRE, COUNT_KEYS, NEG, PARAMS, run_program
 from simulator.pim.commands import PimTiming
 from simulator.pim.mapping import ROW
 from simulator.pim.timeline import ChannelTime
 
-INF = np.int64(1) << np.int64(62)
-NEG = -(np.int64(1) << np.int64(40))
-C_GWRITE, C_HEADER, C_PRE, C_GACT, C_CR = 0, 1, 2, 3, 4
-COUNT_KEYS = ("cmd.GWRITE", "cmd.P_HEADER", "cmd.G_ACT", "cmd.COMP", "cmd.READRES", "cmd.PIM_PRE", "cmd.REF",
-              "cmd.ACT", "cmd.PRE", "cmd.RD")
 PIM_KEYS = COUNT_KEYS[:6]
-PARAMS = ("banks", "ranks", "bank_groups", "banks_per_group", "rtp", "rp", "rcd", "ras", "rc", "faw", "rfc",
-          "interval", "gwrite", "comp_spacing", "fill", "read_latency", "burst", "ccd_s", "ccd_l", "blocked",
-          "guard", "refresh", "start", "faw_per_gact", "pim_act_to_act", "normal_after_pim", "all_bank",
-          "act_to_comp", "last_comp", "rrd_l", "pre_banks", "act_banks")
 
 
 @dataclass(frozen=True)
@@ -86,400 +34,6 @@ class CommandTime(ChannelTime):
     @property
     def pim_counts(self) -> dict[str, float]:
         return {k: self.counts[k] for k in PIM_KEYS}
-
-
-@kernel
-def _faw_push(ring, r, k, t):
-    """Record k activations at t in rank r's window of the last four (ascending)."""
-    for _ in range(k):
-        for j in range(3):
-            ring[r, j] = ring[r, j + 1]
-        ring[r, 3] = t
-
-
-@kernel
-def _any_open(prow, b0, n):
-    """Whether any of banks b0 .. b0 + n - 1 holds an open PIM row."""
-    for b in range(b0, b0 + n):
-        if prow[b] != 0:
-            return True
-    return False
-
-
-@kernel
-def _arrival(i, r_arr, r_op, otime):
-    """Arrival of normal read i: absolute, or (r_op >= 0) relative to that op's first issue (INF before it)."""
-    k = r_op[i]
-    if k < 0:
-        return r_arr[i]
-    if otime[k] == NEG:
-        return INF
-    return otime[k] + r_arr[i]
-
-
-@kernel
-def _clear_of(x, w0, w1, burst):
-    """First data-bus start >= x whose burst overlaps neither READRES window [w, w + burst)."""
-    for _ in range(2):
-        if x < w0 + burst and x + burst > w0:
-            x = w0 + burst
-        if x < w1 + burst and x + burst > w1:
-            x = w1 + burst
-    return x
-
-
-@kernel
-def _gact_ready(j, carg, base, P, prow, p_pre, n_pre, n_act, nrow, g_act, ring, ref_done, ref_phase, ref_rank,
-                qptr, qend, r_arr, r_op, otime):
-    """Earliest issue cycle of the G_ACT command j (INF while a bank of its group is not free for PIM)."""
-    bgs, bpg, rp, rc, faw, rfc = P[2], P[3], P[5], P[8], P[9], P[10]
-    blocked, k, pim_act, all_bank, rrd_l, nb = P[19], P[23], P[24], P[26], P[29], P[31]
-    gi = carg[j]
-    r = gi // bgs
-    if ref_phase > 0 and ref_rank == r:
-        return INF
-    t = max(base, g_act[gi] + rc, ref_done[r] + rfc)
-    if k > 0:
-        t = max(t, ring[r, k - 1] + faw)
-    if all_bank != 0:
-        t = max(t, ring[r, 3] + rrd_l)           # after the rank's last single ACT
-    b0 = r * (P[0] // P[1]) + (gi % bgs) * bpg
-    for b in range(b0, b0 + nb):
-        if prow[b] != 0:
-            return INF
-        t = max(t, p_pre[b] + rp, n_pre[b] + rp, n_act[b] + pim_act)
-        if blocked != 0 and nrow[b] >= 0:
-            return INF
-    if blocked != 0:
-        for b in range(b0, b0 + nb):
-            if qptr[b] < qend[b] and _arrival(qptr[b], r_arr, r_op, otime) <= t:
-                return INF
-    return t
-
-
-@kernel
-def _run(ctype, carg, cop, olast, oest, r_arr, r_op, r_row, qstart, qend, P, r_issue, otime, counts, out):
-    """The event loop: issue the expanded commands (and the reads) one by one; results into the last four."""
-    banks, ranks, bgs, bpg = P[0], P[1], P[2], P[3]
-    rtp, rp, rcd, ras, rc, faw, rfc, interval = P[4], P[5], P[6], P[7], P[8], P[9], P[10], P[11]
-    gwrite, cs, fill, rl, burst, ccd_s, ccd_l = P[12], P[13], P[14], P[15], P[16], P[17], P[18]
-    blocked, guard, refresh, start, fk, pim_act, after_pim = P[19], P[20], P[21], P[22], P[23], P[24], P[25]
-    all_bank, act_comp, hold_row, rrd_l, pre_banks, act_banks = P[26], P[27], P[28], P[29], P[30], P[31]
-    pim_ras = ras if all_bank != 0 else 0    # all-bank rows: PRE >= their G_ACT + tRAS
-    bpr = banks // ranks
-    ncmd = ctype.shape[0]
-    nops = olast.shape[0]
-    nreads = r_arr.shape[0]
-
-    prow = np.ones(banks, np.int64)          # PIM row buffer open (all open on another row at the start)
-    p_done = np.ones(banks, np.int64)        # its op has issued all its COMPS_READRES
-    p_pre = np.full(banks, NEG, np.int64)
-    p_act = np.full(banks, NEG, np.int64)
-    nrow = np.full(banks, -1, np.int64)      # normal row buffer: open row or -1
-    n_act = np.full(banks, NEG, np.int64)
-    n_rd = np.full(banks, NEG, np.int64)
-    n_pre = np.full(banks, NEG, np.int64)
-    g_act = np.full(ranks * bgs, NEG, np.int64)
-    g_rd = np.full(ranks * bgs, NEG, np.int64)
-    ring = np.full((ranks, 4), NEG, np.int64)
-    ref_done = np.full(ranks, NEG, np.int64)
-    qptr = qstart.copy()
-    issued = np.zeros(ncmd, np.int8)
-    seen = np.zeros(ranks, np.int64)
-
-    last_comp = start - max(rtp, cs)         # the last PIM column command (COMP) issued
-    next_cr = start
-    row_act = NEG
-    last_rd = NEG
-    n_end = NEG                              # end of the last normal read's data on the data bus
-    rr0 = NEG                                # data-bus windows of the last two READRES (start cycles)
-    rr1 = NEG
-    gw_open = 1
-    gw_act = NEG
-    gw_done = NEG
-    gw_pre = NEG
-    bus = start
-    end = start
-    pc = 0
-    op = 0
-    admitted = 0                             # the op at the head of the PIM queue passed the guard
-    pim_min = start
-    hold = 0
-    held = 0
-    ref_idx = start // interval + 1
-    B = ref_idx * interval if refresh != 0 else INF
-    one = np.int64(1)                        # (typed ints: one compiled signature per helper)
-    ref_phase = one - 1
-    ref_rank = (ref_idx - 1) % ranks
-    ref_slot = 0
-    pending = nreads
-    if nops > 0 and start + oest[0] * guard >= B:
-        hold = 1
-        held += 1
-    else:
-        admitted = 1
-    steps = 0
-    while True:
-        while pc < ncmd and (issued[pc] != 0 or (ctype[pc] == C_PRE and not _any_open(prow, carg[pc], pre_banks))):
-            pc += 1
-        if pc >= ncmd and pending == 0:
-            break
-        steps += 1
-        best = INF
-        who = -1                  # 0 refresh PRE, 1 REF, 2 PIM, 3 GWRITE-row ACT, 4 normal
-        sel = -1
-        sub = 0
-
-        # ---- refresh: from the boundary B on, once the PIM op at the head is held (or the program is done)
-        if B < INF and (admitted == 0 or pc >= ncmd):
-            s = ref_slot if ref_phase > 0 else 0
-            while s <= 2 * bpr:
-                if s < 2 * bpr:
-                    b = ref_rank * bpr + s // 2
-                    if (s % 2 == 0 and prow[b] != 0) or (s % 2 == 1 and nrow[b] >= 0):
-                        break
-                elif ref_rank == 0 and gw_open != 0:
-                    break
-                s += 1
-            ref_slot = s
-            if s <= 2 * bpr:
-                if s == 2 * bpr:
-                    ready = max(gw_done, gw_act + ras)
-                elif s % 2 == 0:
-                    ready = max(last_comp + rtp, p_act[ref_rank * bpr + s // 2] + pim_ras)
-                else:
-                    b = ref_rank * bpr + s // 2
-                    ready = max(n_act[b] + ras, n_rd[b] + rtp)
-                best = max(bus, B, ready)
-                who = 0
-                sel = s
-            else:
-                ready = max(bus, B)
-                for b in range(ref_rank * bpr, ref_rank * bpr + bpr):
-                    ready = max(ready, p_pre[b] + rp, n_pre[b] + rp)
-                if ref_rank == 0:
-                    ready = max(ready, gw_pre + rp)
-                best = ready
-                who = 1
-
-        # ---- PIM queue
-        if pc < ncmd and hold == 0:
-            base = max(bus, pim_min)
-            typ = ctype[pc]
-            t = INF
-            kind = 2
-            j = pc
-            if typ == C_GWRITE:
-                if gw_open == 0:
-                    kind = 3
-                    if not (ref_phase > 0 and ref_rank == 0):
-                        t = max(base, gw_pre + rp, ref_done[0] + rfc, ring[0, 0] + faw)
-                        if all_bank != 0:
-                            t = max(t, g_act[0] + rrd_l)
-                else:
-                    t = max(base, gw_act + rcd, last_comp + cs)
-            elif typ == C_HEADER:
-                t = base
-            elif typ == C_PRE:
-                t = max(base, last_comp + rtp, p_act[carg[pc]] + pim_ras)
-            elif typ == C_GACT:
-                for r in range(ranks):
-                    seen[r] = 0
-                k = pc
-                while k < ncmd and ctype[k] == C_GACT and cop[k] == op:
-                    if issued[k] == 0:
-                        r = carg[k] // bgs
-                        if seen[r] == 0:
-                            seen[r] = 1
-                            tk = _gact_ready(k, carg, base, P, prow, p_pre, n_pre, n_act, nrow, g_act, ring,
-                                             ref_done, ref_phase, ref_rank, qptr, qend, r_arr, r_op, otime)
-                            if tk < t:
-                                t = tk
-                                j = k
-                    k += 1
-            else:
-                t = max(base, row_act + act_comp, next_cr)
-            if t < best:
-                best = t
-                who = kind
-                sel = j
-
-        # ---- normal reads in the free slots
-        if nreads > 0:
-            for b in range(banks):
-                r = b // bpr
-                if ref_phase > 0 and ref_rank == r:
-                    continue
-                has = qptr[b] < qend[b]
-                if not has and (blocked == 0 or nrow[b] < 0):
-                    continue
-                i = qptr[b]
-                arr = _arrival(i, r_arr, r_op, otime) if has else INF
-                gi = r * bgs + (b % bpr) // bpg
-                t = INF
-                what = 0                       # 0 ACT, 1 RD, 2 PRE, 3 PRE of a PIM row
-                if nrow[b] >= 0:
-                    close = max(bus, n_act[b] + ras, n_rd[b] + rtp)
-                    if has and r_row[i] == nrow[b] and not (blocked != 0 and arr > close):
-                        t = max(bus, arr, n_act[b] + rcd, g_rd[gi] + ccd_l, last_rd + ccd_s,
-                                last_comp + after_pim, n_end - rl + burst)
-                        t = _clear_of(t + rl - burst, rr0, rr1, burst) - rl + burst
-                        what = 1
-                    elif has and r_row[i] != nrow[b]:
-                        t = max(close, arr)
-                        what = 2
-                    elif blocked != 0:
-                        t = close
-                        what = 2
-                elif blocked != 0 and prow[b] != 0:
-                    if p_done[b] != 0:
-                        t = max(bus, arr, last_comp + rtp, p_act[b] + pim_ras)
-                        what = 3
-                else:
-                    t = max(bus, arr, n_pre[b] + rp, n_act[b] + rc, p_act[b] + pim_act, ref_done[r] + rfc,
-                            ring[r, 0] + faw)
-                    if all_bank != 0:
-                        t = max(t, g_act[r * bgs] + rrd_l)
-                    if blocked != 0:
-                        t = max(t, p_pre[b] + rp)
-                if t < best:
-                    best = t
-                    who = 4
-                    sel = b
-                    sub = what
-
-        if best >= INF:
-            raise RuntimeError("PIM bank machine: no command can issue (deadlock)")
-        now = best
-        bus = now + 1
-
-        if who == 0:
-            ref_phase = one
-            if sel == 2 * bpr:
-                gw_open = 0
-                gw_pre = now
-                counts[8] += 1
-            else:
-                b = ref_rank * bpr + sel // 2
-                if sel % 2 == 0:
-                    for c in range(b, (ref_rank + 1) * bpr if all_bank != 0 else b + 1):
-                        if prow[c] != 0:
-                            prow[c] = 0
-                            p_pre[c] = now
-                    counts[5] += 1
-                else:
-                    nrow[b] = -1
-                    n_pre[b] = now
-                    counts[8] += 1
-            ref_slot = sel + 1
-        elif who == 1:
-            ref_done[ref_rank] = now
-            counts[6] += 1
-            ref_phase = one - 1
-            ref_slot = 0
-            ref_idx += 1
-            B = ref_idx * interval
-            ref_rank = (ref_idx - 1) % ranks
-            if hold != 0:
-                hold = 0
-                admitted = 1
-                pim_min = max(pim_min, now + 1)
-        elif who == 3:
-            gw_open = 1
-            gw_act = now
-            _faw_push(ring, one - 1, one, now)
-            counts[7] += 1
-        elif who == 2:
-            typ = ctype[sel]
-            last = False
-            h = now
-            if typ == C_GWRITE:
-                gw_done = now + gwrite
-                end = max(end, now + gwrite)
-                otime[op] = now
-                counts[0] += 1
-                last = True
-                h = now + gwrite + 1
-            elif typ == C_HEADER:
-                row_act = NEG
-                counts[1] += 1
-            elif typ == C_PRE:
-                for b in range(carg[sel], carg[sel] + pre_banks):
-                    if prow[b] != 0:
-                        prow[b] = 0
-                        p_pre[b] = now
-                counts[5] += 1
-            elif typ == C_GACT:
-                gi = carg[sel]
-                r = gi // bgs
-                b0 = r * bpr + (gi % bgs) * bpg
-                for b in range(b0, b0 + act_banks):
-                    prow[b] = 1
-                    p_done[b] = 0
-                    p_act[b] = now
-                g_act[gi] = now
-                _faw_push(ring, r, fk, now)
-                row_act = max(row_act, now)
-                counts[2] += 1
-            else:
-                n = carg[sel]
-                span = cs * (max(n, fill) + 1)
-                last_comp = now + cs * (max(n, 1) - 1) * hold_row
-                next_cr = now + span
-                rr0 = rr1
-                rr1 = now + span + rl - burst
-                end = max(end, now + span + rl)
-                if otime[op] == NEG:
-                    otime[op] = now
-                counts[3] += n
-                counts[4] += 1
-                if sel == olast[op]:
-                    last = True
-                    h = last_comp + 1
-                    for b in range(banks):
-                        p_done[b] = 1
-            issued[sel] = 1
-            if last:
-                op += 1
-                admitted = 0
-                if op < nops:
-                    pim_min = h
-                    if h + oest[op] * guard >= B:
-                        hold = 1
-                        held += 1
-                    else:
-                        admitted = 1
-        else:
-            b = sel
-            r = b // bpr
-            if sub == 0:
-                nrow[b] = r_row[qptr[b]]
-                n_act[b] = now
-                _faw_push(ring, r, one, now)
-                counts[7] += 1
-            elif sub == 1:
-                i = qptr[b]
-                r_issue[i] = now
-                r_arr[i] = _arrival(i, r_arr, r_op, otime)
-                r_op[i] = -1
-                n_rd[b] = now
-                g_rd[r * bgs + (b % bpr) // bpg] = now
-                last_rd = now
-                n_end = now + rl
-                qptr[b] += 1
-                pending -= 1
-                counts[9] += 1
-            elif sub == 2:
-                nrow[b] = -1
-                n_pre[b] = now
-                counts[8] += 1
-            else:
-                prow[b] = 0
-                p_pre[b] = now
-                counts[5] += 1
-    out[0] = end
-    out[1] = held
-    out[2] = steps
 
 
 def _per_row(t: PimTiming) -> int:
@@ -517,8 +71,8 @@ def _params(t: PimTiming, start: int, refresh: bool) -> np.ndarray:
         "blocked": int(t.row_buffer == "blocked"), "guard": int(t.refresh_guard), "refresh": int(refresh),
         "start": start, "faw_per_gact": 0 if t.all_bank else min(bpg, 4), "pim_act_to_act": t.pim_act_to_act(),
         "normal_after_pim": t.normal_after_pim(), "all_bank": int(t.all_bank), "act_to_comp": t.act_to_comp,
-        "last_comp": int(t.row_release == "last-comp"), "rrd_l": t.rrd_l, "pre_banks": t.pre_banks,
-        "act_banks": t.act_banks,
+        "last_comp": {"issue": 0, "last-comp": 1, "readres": 2}[t.row_release], "rrd_l": t.rrd_l,
+        "pre_banks": t.pre_banks, "act_banks": t.act_banks, "gw_evict": int(t.gwrite_evicts),
     }
     return np.array([values[k] for k in PARAMS], dtype=np.int64)
 
@@ -534,7 +88,9 @@ def run_channel(program: dict[str, np.ndarray], t: PimTiming, start: float = 0.0
     kind = program["kind"]
     ctype, carg, cop = expand(program, t)
     ends = np.cumsum(np.where(kind == ROW, _per_row(t) + program["readres"], 1)) - 1
-    est = np.where(kind == ROW, t.row_estimate(program["header"], np.maximum(program["readres"], 1)), t.gwrite)
+    after_row = np.r_[False, kind[:-1] == ROW]
+    est = np.where(kind == ROW, t.row_estimate(program["header"], np.maximum(program["readres"], 1)),
+                   t.gwrite_estimate(after_row))
     reads = reads or {"arrival": [], "bank": [], "row": []}
     bank = np.asarray(reads["bank"], dtype=np.int64)
     op = np.asarray(reads.get("op", np.full(len(bank), -1)), dtype=np.int64)
@@ -547,7 +103,7 @@ def run_channel(program: dict[str, np.ndarray], t: PimTiming, start: float = 0.0
     otime = np.full(len(kind), NEG, dtype=np.int64)
     counts = np.zeros(len(COUNT_KEYS), dtype=np.int64)
     out = np.zeros(3, dtype=np.int64)
-    _run(ctype, carg, cop, ends.astype(np.int64), est.astype(np.int64), r_arr, op[order],
+    run_program(ctype, carg, cop, ends.astype(np.int64), est.astype(np.int64), r_arr, op[order],
          np.asarray(reads["row"], dtype=np.int64)[order], qstart, qend, _params(t, base, refresh), r_issue, otime,
          counts, out)
     end = float(out[0]) + frac

@@ -32,6 +32,8 @@ Row-buffer modes, for normal accesses that share the banks with PIM (`row_buffer
              PIM to precharge: 0; PIM-ACT <-> ACT in one bank: tRRD_L instead of tRC     (NeuPIMs)
     blocked  one row buffer: a normal access to a bank that PIM holds waits for the PIM precharge, then pays
              its own ACT, column accesses, tRTP and tRP before PIM may activate again     (Newton)
+             with row_release readres (the NeuPIMs artifact's Newton branch) the GWRITE's source row in bank 0
+             also evicts that bank's PIM row: gwrite_evicts, gwrite_after_row
 """
 
 from __future__ import annotations
@@ -169,10 +171,14 @@ class PimTiming:
         return max(self.ranks - 1, lag)
 
     def drain(self, n):
-        """Cycles from a COMPS_READRES of n COMPs issuing to its last COMP, when that is what releases the row
-        and the global buffer (row_release last-comp); 0 when the issue does (NeuPIMs)."""
+        """Cycles from a COMPS_READRES of n COMPs issuing to the command that releases the row and the global
+        buffer: its last COMP (row_release last-comp), its READRES (readres: NewtonSim times a READRES >= the
+        last COMP + max(tBURST, tCCD_S) and >= the first COMP + fill x tCCD_S, channel_state.cc
+        UpdateTimingForPIM), or 0 when the fused issue does (NeuPIMs)."""
         import numpy as np
 
+        if self.row_release == "readres":
+            return np.maximum(self.comp_spacing * np.maximum(n, 1), self.fill * self.ccd_s)
         return self.comp_spacing * (np.maximum(n, 1) - 1) * int(self.row_release == "last-comp")
 
     def release(self, drain: float, tail: float) -> float:
@@ -203,6 +209,27 @@ class PimTiming:
 
         return (self.precharges * self.rtp + self.act_chain
                 + self.comp_spacing * np.maximum(header_comps, self.fill) + self.readres_spacing * (readres - 1))
+
+    @cached_property
+    def gwrite_evicts(self) -> bool:
+        """Whether a GWRITE's source row (bank 0 of rank 0) shares that bank's only row buffer with PIM rows: one
+        row buffer with Newton's command set (the artifact's naive branch), per-bank-group row commands."""
+        return self.row_buffer == "blocked" and self.row_release == "readres" and not self.all_bank
+
+    @cached_property
+    def gwrite_after_row(self) -> int:
+        """A row's releasing command (READRES; fused: its COMPS_READRES issue) -> a GWRITE after it: one burst
+        (tCCD_S), or, when the GWRITE evicts bank 0's PIM row, that bank's precharge tRTP after it, the ACT of the
+        GWRITE row tRP later, the GWRITE tRCD after that (NewtonSim timing.cc read_to_precharge, tRP, tRCDRD)."""
+        return self.rtp + self.rp + self.rcd if self.gwrite_evicts else self.comp_spacing
+
+    def gwrite_estimate(self, after_row):
+        """The controller's latency estimate of a GWRITE (EstimatePIMOperationLatency): its busy time, plus the
+        precharge, tRP and tRCD when its bank holds another row (after a row, if the GWRITE evicts)."""
+        import numpy as np
+
+        return self.gwrite + np.asarray(after_row, dtype=bool) * int(self.gwrite_evicts) * (self.rtp + self.rp
+                                                                                              + self.rcd)
 
     # --- normal accesses mixed with PIM (row-buffer modes) ---
     def normal_after_pim(self) -> int:
@@ -239,4 +266,12 @@ def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
         refresh_guard=spec.refresh_guard,
         pu_ticks=math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
                            / (spec.clock * memory.tck) - 1e-3),
-        row_commands=spec.row_commands, row_release=spec.row_release)
+        row_commands=spec.row_commands, row_release=resolved_release(spec))
+
+
+def resolved_release(spec: PimSpec) -> str:
+    """row_release with `auto` resolved: the NeuPIMs artifact fuses COMPS_READRES in its dual-buffer branch and
+    issues COMPs and READRES separately in its Newton (one row buffer) branch."""
+    if spec.row_release != "auto":
+        return spec.row_release
+    return "readres" if spec.row_buffer == "blocked" else "issue"

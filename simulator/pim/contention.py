@@ -17,10 +17,11 @@ full rate: PIM +4 % (Q.K^T) to +10 % (S.V), the reads stretched by 25-31 %.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from simulator.cache import calibration
 from simulator.pim import mapping
 from simulator.pim.bank_machine import run_channel
 from simulator.pim.commands import PimTiming
@@ -52,7 +53,14 @@ def _stream(n: int, rate: float, t: PimTiming) -> dict[str, np.ndarray]:
 
 
 def measure(t: PimTiming) -> Contention:
-    """The curves of one PIM timing table, refresh-free (refresh slows both alike)."""
+    """The curves of one PIM timing table, refresh-free (refresh slows both alike); from the disk cache of
+    spec-only calibrations when there (simulator/cache.py)."""
+    curves = calibration("pim-contention", asdict(t), lambda: _curves(t))
+    return Contention(*(np.asarray(curves[k], dtype=float) for k in ("rates", "pim_factor", "read_share")))
+
+
+def _curves(t: PimTiming) -> dict[str, list[float]]:
+    """Measure the curves on the command level: the reference program alone, with reads, and the reads alone."""
     prog = mapping.concat([mapping.qk_program(t, **REFERENCE), mapping.sv_program(t, **REFERENCE)])
     alone = run_channel(prog, t, refresh=False).end
     empty = {k: v[:0] for k, v in prog.items()}
@@ -65,4 +73,4 @@ def measure(t: PimTiming) -> Contention:
         only = run_channel(empty, t, refresh=False, reads=reads)
         pim.append(with_pim.end / alone)
         share.append(float(only.read_done.max()) / float(with_pim.read_done.max()))
-    return Contention(rates, np.array(pim), np.minimum(np.array(share), 1.0))
+    return {"rates": rates.tolist(), "pim_factor": pim, "read_share": np.minimum(np.array(share), 1.0).tolist()}

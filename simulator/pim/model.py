@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from simulator.engine.capability import Capabilities
 from simulator.engine.cost import OpCost
 from simulator.errors import ConfigError
 from simulator.lowering.ops import Op
@@ -42,6 +43,12 @@ class PimModel:
             raise ConfigError(str(exc), key=f"{name}.memory") from None
         self.refresh, self.level = refresh, level
         self.energy_table = command_energies(spec, memory)  # defaults; the unit YAML `energy:` overrides them
+        self._programs: dict[tuple, dict] = {}               # stage programs by (requests, ops, channels)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Computes in the banks; a dual row buffer keeps PIM rows open beside the normal ones."""
+        return Capabilities(in_memory=True, pim_rows=self.spec.row_buffer == "dual")
 
     @cached_property
     def contention(self) -> contention.Contention:
@@ -86,7 +93,19 @@ class PimModel:
         """One MHA stage: `ops` are per-request attention_qk / attention_sv ops (softmax excluded; it runs on the
         host between the two phases), `channels[i]` the channel of ops' request i (by `op.request`; default:
         the unit's `kv_placement`). `start_cycle` is the absolute memory cycle the stage starts at (refresh
-        phase). GEMV ops in the list run after, on all channels."""
+        phase). GEMV ops in the list run after, on all channels. The channel programs do not depend on
+        `start_cycle`, so they are built once per stage (the executor's contention passes reuse them)."""
+        key = (tuple((op.request, op.key()) for op in ops),
+               None if channels is None else np.asarray(channels, dtype=np.int64).tobytes())
+        phases = self._programs.get(key)
+        if phases is None:
+            if len(self._programs) > 64:
+                self._programs.clear()
+            phases = self._programs[key] = self._stage_programs(ops, channels)
+        return self._finish(ops, phases, start_cycle)
+
+    def _stage_programs(self, ops: list[Op], channels: np.ndarray | None) -> dict[str, object]:
+        """The programs of a stage by phase and channel (each channel's requests concatenated)."""
         attn = [op for op in ops if op.kind in PHASE_OF]
         requests = sorted({op.request if op.request is not None else i for i, op in enumerate(attn)})
         lens = {}
@@ -118,7 +137,9 @@ class PimModel:
                 for ph in ("qk", "sv"):
                     for c, progs in fused[ph].items():
                         phases[ph].setdefault(c, []).extend(progs)
-        return self._finish(ops, phases, start_cycle)
+        for ph in ("qk", "sv"):
+            phases[ph] = {c: mapping.concat(progs) for c, progs in phases[ph].items()}
+        return phases
 
     def _fused_programs(self, op: Op) -> dict[str, dict[int, list]]:
         """A fused decode `attention` op: `batch` requests of mean length kv_sum / batch, round robin (or each

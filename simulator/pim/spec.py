@@ -59,12 +59,17 @@ class PimSpec(UnitSpec):
                                       "precharge and one activate for all banks of the channel, tRP, tRCD, tRAS "
                                       "and tRC as for one bank, no tFAW (the simulator drops it, citing the AiM "
                                       "paper), tRRD_L to and from single-bank ACTs; single-rank channels (GDDR6)")
-    row_release: Literal["issue", "last-comp"] = Field(
+    row_release: Literal["issue", "last-comp", "readres", "auto"] = Field(
         "issue", description="when a COMPS_READRES lets go of its row and the global buffer. issue (NeuPIMs, "
                              "NewtonSim): the PIM precharge tRTP and the next GWRITE one burst after the fused "
                              "command issues. last-comp (AiM: every MAC16 is a command, MAC16 -> PREA tRTP, the "
                              "next WRGB behind the last MAC16 in the in-order queue; arkhadem/aim_simulator): "
-                             "counted from its last COMP, (n - 1) COMP spacings later")
+                             "counted from its last COMP, (n - 1) COMP spacings later. readres (the NeuPIMs "
+                             "artifact's Newton branch, DramType::NEWTON: n COMP commands then a READRES, "
+                             "NeuPIMSLogitSoftmax.cc / NeuPIMSAttend.cc): counted from the READRES, max(n, "
+                             "pipeline_fill) COMP spacings after the first COMP; with row_buffer blocked the GWRITE "
+                             "source row also takes bank 0's only row buffer (docs/pim.md). auto: readres with "
+                             "row_buffer blocked, issue with dual (the artifact's two branches)")
     act_to_comp: Cycles | None = Field(
         None, description="G_ACT to the first COMP of a row; default tRCD of the memory (AiM: tRCD + 10 ns, "
                           "aim_simulator nRCDRDMAC)")

@@ -1,13 +1,14 @@
 """Transaction-level timing of a channel program: closed forms per op, cumulative sums, and one step per refresh.
 
 Without refresh every op is anchored to the previous one (`anchor` = issue of the row's last COMPS_READRES, or
-of the GWRITE; `drain` = its last COMP's lag behind that issue under row_release last-comp, else 0):
+of the GWRITE; `drain` = the lag of the command that releases the row (its last COMP under row_release last-comp,
+its READRES under readres) behind that issue, else 0):
 
     row after row       anchor += max(tRTP + drain + open_row, previous comps_readres, tRC - previous tail)
                                   + (readres - 1) x comps_readres(comps)        (all-bank: PRE >= ACT + tRAS)
     row after GWRITE    anchor += max(GWRITE + 1 + open_row, the same bounds from the latest row, less the GWRITEs)
                                   + (readres - 1) x comps_readres(comps)
-    GWRITE after row    anchor += drain + max(tBURST, tCCD_S)
+    GWRITE after row    anchor += drain + gwrite_after_row   (max(tBURST, tCCD_S); evicting: tRTP + tRP + tRCD)
     GWRITE after GWRITE anchor += GWRITE + 1
 
 open_row = banks precharges + P_HEADER + (bank_groups - 1) tFAW + (ranks - 1) + tRCD  (138 on NeuPIMs HBM2), the
@@ -81,12 +82,12 @@ def _schedule(p: dict[str, np.ndarray], t: PimTiming, start: float) -> _Schedule
                         np.where(row, span - tied, 0.0))
     first = np.maximum(np.maximum(np.maximum(free, tied - np.r_[0.0, early[:-1]]), span), entry)
     delta = np.where(row, first + tail, np.where(prev == GWRITE, t.gwrite + 1,
-                                                 np.where(prev == ROW, np.r_[0, drain[:-1]] + t.comp_spacing, 0)))
+                                                 np.where(prev == ROW, np.r_[0, drain[:-1]] + t.gwrite_after_row, 0)))
     anchor = start + np.cumsum(delta)
     prev_anchor = np.r_[start, anchor[:-1]]
     check = np.where(prev == ROW, prev_anchor + np.r_[0, drain[:-1]] + 1,
                      np.where(prev == GWRITE, prev_anchor + t.gwrite + 1, start))
-    est = np.where(row, t.row_estimate(p["header"], np.maximum(rr, 1)), t.gwrite)
+    est = np.where(row, t.row_estimate(p["header"], np.maximum(rr, 1)), t.gwrite_estimate(prev == ROW))
     finish = anchor + np.where(row, cc + t.read_latency, t.gwrite)
     return _Schedule(anchor, check, anchor - tail, early, est, finish, drain, entry, span, free, tied)
 
@@ -101,7 +102,7 @@ def _row_bounds(kind: np.ndarray, cc: np.ndarray, drain: np.ndarray, tail: np.nd
     r = np.r_[-1, last_row[:-1]]                 # the latest row before each op
     has, rr = r >= 0, np.maximum(r, 0)
     gwrites = np.arange(n) - 1 - r               # GWRITEs between it and the op
-    since = np.where(gwrites > 0, drain[rr] + t.comp_spacing + (gwrites - 1) * (t.gwrite + 1), 0)
+    since = np.where(gwrites > 0, drain[rr] + t.gwrite_after_row + (gwrites - 1) * (t.gwrite + 1), 0)
     free, tied = t.switch_bounds(drain[rr], tail[rr])
     return tuple(np.where(has, bound - since, _NONE) for bound in (cc[rr], free, tied))
 
@@ -169,13 +170,19 @@ def _refreshed(kind: np.ndarray, s: _Schedule, t: PimTiming, start: float) -> Ch
         reopen = st.gw_act is None or rank == 0  # the GWRITE row needs an ACT again
         head = max(done + 1, s.check[k] + (st.shift_at(k - 1) if k else 0.0))   # PIM may issue again
         if kind[k] == ROW:
-            st.gw_act = None if reopen else st.gw_act
+            st.gw_act = None if reopen and not t.gwrite_evicts else st.gw_act
             st.place_row(s, rows, k, head)
-            st.reopen = _next(gwrites, k, n) if reopen else n
+            st.reopen = _next(gwrites, k, n) if reopen and not t.gwrite_evicts else n
+        elif t.gwrite_evicts and k > 0 and kind[k - 1] == ROW:   # bank 0 holds a PIM row (or the REF closed it)
+            release = s.anchor[k - 1] + st.shift_at(k - 1) + s.drain[k - 1] + t.rtp
+            st.gw_act = max(head, done + t.rfc) if rank == 0 else max(head, release) + t.rp
+            st.place(k, st.gw_act + t.rcd)
+            st.reopen, st.redo, st.gw_reopened = n, _next(rows, k, n), True
         else:
             st.gw_act = max(head, done + t.rfc if rank == 0 else 0) if reopen else st.gw_act
             st.place(k, st.gw_act + t.rcd if reopen else head)
             st.reopen, st.redo = n, _next(rows, k, n)
+            st.gw_reopened = st.gw_reopened or t.gwrite_evicts
     return ChannelTime(start, end, end - start, refreshes, held)
 
 
@@ -194,6 +201,7 @@ class _State:
         self.early: dict[int, float] = {}
         self.restarted = (-1, 0.0)               # the last row restarted after a refresh, its rank 0's last G_ACT
         self.reopen = self.redo = n
+        self.gw_reopened = False                 # a GWRITE re-opened its row in bank 0 since the refreshes (evict)
 
     def shift_at(self, i: int) -> float:
         """The shift of op i."""
@@ -220,8 +228,8 @@ class _State:
         placed; the next row is placed apart too when this one's G_ACTs ran early by other than the schedule's."""
         t, r = self.t, _latest(rows, k)
         if self.closed:
-            act, act0 = _restart(t, p0, self.closed)
-            self.closed, self.restarted = {}, (k, act0)
+            act, act0 = _restart(t, p0, self.closed, self.gw_reopened and 0 in self.closed)
+            self.closed, self.restarted, self.gw_reopened = {}, (k, act0), False
         else:
             act = s.anchor[k - 1] + self.shift + s.entry[k]
         if r >= 0:                               # (the bounds are _NONE without an earlier row)
@@ -277,6 +285,9 @@ def _refresh_done(s: _Schedule, kind: list[int], rows: list[int], k: int, bounda
     bus = boundary if k == 0 else max(boundary, s.anchor[k - 1] + st.shift_at(k - 1) + 1)
     r = _latest(rows, k)
     pres = 0 if rank in st.closed else t.rank_precharges
+    gw_open = not (t.gwrite_evicts and r >= 0 and kind[k - 1] == ROW)   # (one row buffer: a row evicted it)
+    if pres and rank == 0 and t.gwrite_evicts and r >= 0 and gw_open:
+        pres -= 1                                # bank 0 holds the GWRITE row, not a PIM row
     last = _NONE
     if pres:
         first = bus
@@ -284,32 +295,36 @@ def _refresh_done(s: _Schedule, kind: list[int], rows: list[int], k: int, bounda
             lead = s.anchor[r] - s.first_comp[r] + st.early_of(s, r)
             first = max(bus, s.anchor[r] + st.shift_at(r) + t.release(s.drain[r], lead))
         last, bus = first + pres - 1, first + pres
-    if rank == 0 and st.gw_act is not None:
+    if rank == 0 and st.gw_act is not None and gw_open:
         gw_done = s.finish[k - 1] + st.shift_at(k - 1) if k > 0 and kind[k - 1] == GWRITE else _NONE
         last = max(bus, gw_done, st.gw_act + t.ras)
     return max(bus, last + t.rp)
 
 
-def _restart(t: PimTiming, p0: float, closed: dict[int, float]) -> tuple[float, float]:
+def _restart(t: PimTiming, p0: float, closed: dict[int, float], gw_row: bool = False) -> tuple[float, float]:
     """A row whose commands start at p0 after refreshes closed the ranks in `closed` (their REF cycle): the other
     ranks' PIM precharges one per cycle, P_HEADER, then the G_ACTs, a closed rank's first tRFC after its REF, an
-    open rank's tRP after its first bank group's precharges. Returns its first COMP as the G_ACTs allow
-    (act_to_comp after the last) and rank 0's last G_ACT."""
-    first, first0 = _restart_offsets(t, tuple((r, closed[r] - p0) for r in sorted(closed)))
+    open rank's tRP after its first bank group's precharges. `gw_row`: a GWRITE re-opened its row in bank 0 of the
+    closed rank 0 (one row buffer), which is precharged first (rank 0's G_ACTs tRP after it). Returns its first
+    COMP as the G_ACTs allow (act_to_comp after the last) and rank 0's last G_ACT."""
+    first, first0 = _restart_offsets(t, tuple((r, closed[r] - p0) for r in sorted(closed)), gw_row)
     return p0 + first, p0 + first0
 
 
 @lru_cache(maxsize=4096)
-def _restart_offsets(t: PimTiming, closed: tuple[tuple[int, float], ...]) -> tuple[float, float]:
+def _restart_offsets(t: PimTiming, closed: tuple[tuple[int, float], ...], gw_row: bool) -> tuple[float, float]:
     """_restart from p0 = 0 (`closed`: rank and REF cycle). The G_ACTs go in the command level's order (bank groups
     in order within a rank, tFAW apart; ranks whichever is ready first, a tie to the earlier command), one per
     cycle: a loop over the row's few G_ACTs, cached, as restarts repeat a few patterns."""
     done = dict(closed)
     opened = [r for r in range(t.ranks) if r not in done]
-    bus = len(opened) * t.rank_precharges + 1             # after the P_HEADER
+    lead = int(gw_row)                                    # bank 0's precharge of the GWRITE row
+    bus = lead + len(opened) * t.rank_precharges + 1      # after the P_HEADER
     ready = [done[r] + t.rfc if r in done else 0.0 for r in range(t.ranks)]
+    if gw_row:
+        ready[0] = max(ready[0], t.rp)
     for i, r in enumerate(opened):
-        ready[r] = i * t.rank_precharges + t.group_closing + t.rp
+        ready[r] = lead + i * t.rank_precharges + t.group_closing + t.rp
     groups = 1 if t.all_bank else t.bank_groups
     issued, last = [0] * t.ranks, [0.0] * t.ranks
     for _ in range(t.ranks * groups):

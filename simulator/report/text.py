@@ -20,4 +20,9 @@ def summary_text(s: dict) -> str:
         "  energy by part " + ", ".join(f"{c} {fmt(e, 'energy')}" for c, e in s["energy_j"]["by_component"].items()),
         "  time by class  " + ", ".join(f"{c} {fmt(t, 'time')}" for c, t in s["stages"]["busy_by_op_class_s"].items()),
     ]
+    devices = s["energy_j"].get("by_device", {})
+    if len(devices) > 1:          # a system of several devices: the plan and the energy by group
+        plan = " x ".join(f"{k} {v}" for k, v in s["parallel"].items() if v > 1) or "one device"
+        lines.insert(5, f"  system         {len(devices)} devices, the plan ({plan}) on {s['devices_used']}; energy by "
+                        "group " + ", ".join(f"{g} {fmt(e, 'energy')}" for g, e in s["energy_j"]["by_group"].items()))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ mode against); `cache="interpolate"` rounds decode KV sums to a grid and reports
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
 
 import networkx as nx
@@ -32,7 +32,7 @@ from simulator.lowering import builders as mk
 from simulator.lowering.graph import GraphBuilder, OpGraph
 from simulator.lowering.ops import Op
 from simulator.lowering.transformer import Lowering, lower
-from simulator.mapping.schedule import Schedule, footprint
+from simulator.mapping.schedule import Schedule, map_graph
 from simulator.memory import traffic
 from simulator.memory.dram.energy import command_energy
 from simulator.workload.spec import Workload
@@ -106,7 +106,7 @@ class IterationSchedule(Schedule):
     def unit_of(self, op: Op) -> str:
         if self.prefill_attention and op.op_class == "attention" and dict(op.shape).get("q_len", 1) > 1:
             return self.prefill_attention
-        return self.placement[op.op_class]
+        return super().unit_of(op)
 
 
 def prefill_unit(system: System) -> str | None:
@@ -255,8 +255,10 @@ class IterationModel:
                                  shape.sampled)
 
     def _schedule(self, graph: OpGraph, wl: IterationWorkload) -> Schedule:
-        return IterationSchedule(graph, self.system, wl, dict(self.system.mapping), footprint(wl),
-                                 prefill_unit(self.system))
+        """The mapper's schedule of the iteration, with prefill attention routed off a decode-only PIM unit."""
+        base = map_graph(graph, self.system, wl)
+        return IterationSchedule(**{f.name: getattr(base, f.name) for f in fields(base)},
+                                 prefill_attention=prefill_unit(self.system))
 
     def _full(self, shape: Shape) -> StepCost:
         """The executor's discrete-event simulation of the whole iteration."""
@@ -364,11 +366,9 @@ class IterationModel:
 
     def _energy(self, t: Totals) -> StepCost:
         latency = to_s(t.ps)
-        dram = {name: traffic.commands(mem, *t.streamed.get(name, (0.0, 0.0)), latency)
-                for name, mem in self.system.memories.items()}
         pim_mems = {u.memory: t.pim.get(u.memory, 0.0) for u in self.system.units.values()
                     if u.type == "pim" and u.row_buffer == "dual"}
-        energy = self._stats.energy(latency, t.moved, t.streamed, Activity(t.normal, pim_mems), dram, t.counts)
+        energy = self._stats.energy(latency, t.moved, t.streamed, Activity(t.normal, pim_mems), t.counts)
         return StepCost(latency, energy["total"], energy["by_component"])
 
 
@@ -399,7 +399,7 @@ def add_op(t: Totals, op: Op, unit: str, cost, system: System) -> None:
 def totals_of(result: Result) -> Totals:
     """The energy-relevant totals of a full executor run, as Stats computes them."""
     stats = Stats(result)
-    _, _, moved, streamed, active, counts = stats._totals()
+    _, _, moved, streamed, active, counts = stats._totals(result.placements)
     t = Totals(ps=result.latency_ps)
     t.moved.update(moved)
     for k, v in streamed.items():

@@ -15,7 +15,6 @@ from simulator.config.loader import load
 from simulator.config.spec import PositiveInt, Spec, validate
 from simulator.errors import ConfigError, allowed, did_you_mean
 
-ZOO = Path(__file__).resolve().parents[2] / "workloads" / "models"
 
 
 class MoE(Spec):
@@ -116,8 +115,16 @@ class ModelSpec(Spec):
         return self.params - self.layers * idle
 
 
+def zoo() -> list[Path]:
+    """Model files by precedence: user folders (XPUSIM_PATH, any depth), then the shipped zoo."""
+    from simulator.resources import data_root, user_dirs
+
+    found = [p for d in user_dirs() for p in sorted(d.rglob("*.yaml")) if p.parent.name == "models"]
+    return found + sorted((data_root() / "workloads" / "models").glob("*.yaml"))
+
+
 def zoo_names() -> list[str]:
-    return sorted(p.stem for p in ZOO.glob("*.yaml"))
+    return sorted({p.stem for p in zoo()})
 
 
 def load_model(ref: str, *, file: str, key: str = "model") -> ModelSpec:
@@ -130,12 +137,12 @@ def load_model(ref: str, *, file: str, key: str = "model") -> ModelSpec:
     if ref.endswith((".yaml", ".yml")):
         doc = load(path if path.exists() else Path(file).parent / path, kinds=("model",))
         return validate(ModelSpec, doc.data, file=str(doc.path))
-    zoo = ZOO / f"{ref}.yaml"
-    if not zoo.is_file():
+    path = next((p for p in zoo() if p.stem == ref), None)
+    if path is None:
         raise ConfigError(f"unknown model '{ref}'{did_you_mean(ref, zoo_names())}; {allowed(zoo_names())} "
                           "(or a config.json / model YAML path)", file=file, key=key)
-    doc = load(zoo, kinds=("model",))
-    return validate(ModelSpec, doc.data, file=str(zoo))
+    doc = load(path, kinds=("model",))
+    return validate(ModelSpec, doc.data, file=str(path))
 
 
 HF_ACTIVATIONS = {"silu": "silu", "swiglu": "silu", "gelu": "gelu", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu",

@@ -23,13 +23,27 @@ from simulator.lowering.ops import DTYPE_BYTES
 from simulator.workload.model import ModelSpec, load_model
 from simulator.workload.trace import read_trace
 
-DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+                    "int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"]
+
+
+class Quantisation(Spec):
+    """How quantised weights are scaled (docs/formats.md)."""
+
+    group_size: PositiveInt | None = Field(
+        128, description="integer weights sharing one fp16 scale along K (weight-only); null: one per row")
 
 
 class DTypes(Spec):
+    """Storage dtypes of weights, activations and the KV cache, and the matrix units' compute dtype."""
+
     weights: DTypeName = "fp16"
     activations: DTypeName = "fp16"
     kv: DTypeName = "fp16"
+    compute: DTypeName | None = Field(
+        None, description="dtype of the matrix units; default the wider of weights and activations (narrower "
+                          "weights are dequantised: weight-only quantisation)")
+    quantisation: Quantisation = Quantisation()
 
 
 class Schedule(Spec):
@@ -40,6 +54,30 @@ class Schedule(Spec):
         False, description="NeuPIMs sub-batch interleaving (decode, per-request attention): split the batch in two "
                            "halves per KV channel and overlap one half's attention (PIM) with the other half's "
                            "GEMMs (NPU); each half re-reads the layer's weights")
+    congestion_aware: bool = Field(
+        False, description="collectives of concurrent device groups share links max-min fairly (else alpha-beta of "
+                           "one group)")
+
+
+class Parallel(Spec):
+    """The parallel plan: tp x pp x dp devices; ep expert-parallel ranks among the dp replicas (MoE)."""
+
+    tp: PositiveInt = Field(1, description="tensor parallel: heads, MLP and vocabulary split this many ways")
+    pp: PositiveInt = Field(1, description="pipeline parallel: layers split into this many stages")
+    dp: PositiveInt = Field(1, description="data parallel: replicas, each with its share of the batch")
+    ep: PositiveInt = Field(1, description="expert parallel (MoE): experts split over this many replicas")
+    microbatches: PositiveInt = Field(1, description="micro-batches of each replica's batch through the pipeline")
+    expert_skew: float = Field(0.0, ge=0, description="token routing: expert i gets a share ~ (i + 1)^-skew "
+                                                      "(0: uniform)")
+
+
+class Placement(Spec):
+    """Where ops run and tensors live, beyond the system's op-class mapping."""
+
+    ops: dict[str, str] = Field(default_factory=dict, description="op kind or class, optionally after a phase "
+                                "('decode.attention', 'softmax') -> unit")
+    homes: dict[Literal["weights", "kv_cache"], str] = Field(
+        default_factory=dict, description="tensor -> the memory that holds it (default: the unit's own memory)")
 
 
 class WorkloadSpec(Spec):
@@ -58,8 +96,13 @@ class WorkloadSpec(Spec):
     layers: PositiveInt | None = None
     tp: PositiveInt = 1
     pp: PositiveInt = 1
+    parallel: Parallel = Parallel()
+    placement: Placement = Placement()
     dtype: DTypes = DTypes()
     implementation: Literal["fused", "eager-pytorch", "unfused"] = "fused"
+    execution: Literal["cuda-graph", "eager", "serving"] = Field(
+        "cuda-graph", description="how the host drives a GPU's kernels (simulator/gpu/execution.py): one CUDA "
+                                  "graph per step, eager PyTorch launches, or a serving engine with per-step host time")
     scope: Literal["model", "layers"] = Field(
         "model", description="model: the whole step (embedding, decoder layers, final norm, LM head); layers: the "
                              "decoder layers only, as the NeuPIMs artifact simulates a step")
@@ -75,6 +118,21 @@ class WorkloadSpec(Spec):
             return {"weights": value, "activations": value, "kv": value}
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plan(cls, data: Any) -> Any:
+        """Top-level `tp`/`pp` and `parallel.tp`/`parallel.pp` are one setting: copy whichever is given to both."""
+        if not isinstance(data, dict) or not isinstance(data.get("parallel", {}), dict):
+            return data
+        data, plan = dict(data), dict(data.get("parallel") or {})
+        for key in ("tp", "pp"):
+            if key in plan and key in data and plan[key] != data[key]:
+                raise ValueError(f"{key}={data[key]} and parallel.{key}={plan[key]} disagree; set one of them")
+            value = plan.get(key, data.get(key, 1))
+            data[key] = plan[key] = value
+        data["parallel"] = plan
+        return data
+
     @model_validator(mode="after")
     def _requests(self) -> WorkloadSpec:
         if self.requests is not None and self.trace is None:
@@ -83,8 +141,8 @@ class WorkloadSpec(Spec):
             if self.phase != "decode" or self.implementation != "unfused":
                 raise ValueError("schedule.sub_batch_interleaving needs phase: decode and implementation: unfused "
                                  "(per-request attention ops to split between the sub-batches)")
-            if self.pp > 1:
-                raise ValueError("schedule.sub_batch_interleaving runs with pp: 1")
+            if self.pp > 1 or self.parallel.microbatches > 1:
+                raise ValueError("schedule.sub_batch_interleaving runs with pp: 1 and one micro-batch")
             if self.requests == 1 or (self.trace is None and self.batch < 2):
                 raise ValueError("schedule.sub_batch_interleaving needs at least 2 requests")
         return self
@@ -107,14 +165,14 @@ class Workload:
 
     @property
     def batch(self) -> int:
-        return len(self.kv_lens) if self.spec.phase != "prefill" else self.spec.batch
+        return len(self.kv_lens)
 
     @property
     def new_tokens(self) -> int:
         """Tokens processed in this step."""
         s = self.spec
         if s.phase == "prefill":
-            return s.batch * s.prompt_len
+            return self.batch * s.prompt_len
         if s.phase == "mixed":
             return self.batch + s.chunk_len
         return self.batch
@@ -133,11 +191,27 @@ def load_workload(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 def build_workload(doc: Document) -> Workload:
     file = str(doc.path)
     with doc_errors(doc, prefix="workload"):
-        spec = validate(WorkloadSpec, doc.data, file=file)
+        spec = validate(WorkloadSpec, _overridden_plan(doc), file=file)
         model = load_model(spec.model, file=file)
         kv, channels = _lengths(spec, doc)
         _check_fits_model(spec, model, kv, file)
+        _check_plan(spec, model, len(kv), file)
     return Workload(spec, model, kv, channels, doc.path, doc.data)
+
+
+def _overridden_plan(doc: Document) -> Any:
+    """A `--set` of tp/pp (top-level or under parallel) sets both places, so it overrides the file's value."""
+    data, given = doc.data, {}
+    for key, value in doc.overrides.items():
+        if key in ("tp", "pp"):
+            given[key] = value
+        elif key in ("parallel.tp", "parallel.pp"):
+            given[key.split(".")[1]] = value
+        elif key == "parallel" and isinstance(value, dict):
+            given.update({k: v for k, v in value.items() if k in ("tp", "pp")})
+    if given and isinstance(data, dict) and isinstance(data.get("parallel") or {}, dict):
+        data = {**data, **given, "parallel": {**(data.get("parallel") or {}), **given}}
+    return data
 
 
 def _lengths(spec: WorkloadSpec, doc: Document) -> tuple[np.ndarray, np.ndarray | None]:
@@ -169,3 +243,22 @@ def _check_fits_model(spec: WorkloadSpec, model: ModelSpec, kv: np.ndarray, file
                               f"allowed: a divisor of {n}", file=file, key="tp")
     if spec.pp > (spec.layers or model.layers):
         raise ConfigError(f"pp={spec.pp} exceeds the {spec.layers or model.layers} layers", file=file, key="pp")
+
+
+def _check_plan(spec: WorkloadSpec, model: ModelSpec, requests: int, file: str) -> None:
+    """dp and micro-batches split the batch; ep splits the experts over the dp replicas."""
+    plan = spec.parallel
+    if plan.dp * plan.microbatches > 1 and spec.phase == "mixed":
+        raise ConfigError("dp and microbatches split the batch of a prefill or decode step; allowed: dp: 1 and "
+                          "microbatches: 1 with phase: mixed", file=file, key="parallel")
+    if plan.dp * plan.microbatches > requests:
+        raise ConfigError(f"dp x microbatches = {plan.dp * plan.microbatches} exceeds the {requests} requests of "
+                          f"the batch; allowed: at most {requests}", file=file, key="parallel")
+    if plan.ep > 1:
+        if model.moe is None:
+            raise ConfigError(f"ep={plan.ep} needs a mixture-of-experts model ({model.name} has no experts); "
+                              f"allowed: ep: 1", file=file, key="parallel.ep")
+        experts = model.moe.experts
+        if experts % plan.ep or plan.dp % plan.ep:
+            raise ConfigError(f"ep={plan.ep} must divide the {experts} experts and dp={plan.dp}; allowed: a common "
+                              f"divisor of {experts} and {plan.dp}", file=file, key="parallel.ep")

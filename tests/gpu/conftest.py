@@ -1,6 +1,6 @@
 import pytest
 
-from simulator.gpu.validate import load_models, reference_dir
+from simulator.studies.gpu_validation import load_models, reference_dir
 
 
 @pytest.fixture(scope="session")

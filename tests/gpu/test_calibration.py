@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator.gpu.validate import mape, predictions, summary
+from simulator.studies.gpu_validation import mape, predictions, summary
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_graph_timing_also_close(table):
 
 def test_gemm_ceiling(h100):
     """The one ceiling the tensor efficiency was calibrated on: 8192^3 bf16 at ~731 TFLOP/s (ceilings.csv)."""
-    from simulator.gpu.validate import gemm_op
+    from simulator.studies.gpu_validation import gemm_op
 
     op = gemm_op(8192, 8192, 8192)
     tflops = op.flops / h100["eager"].cost(op).time_s / 1e12

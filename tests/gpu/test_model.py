@@ -7,7 +7,7 @@ import pytest
 from simulator.errors import ConfigError
 
 from simulator.gpu.model import GpuModel
-from simulator.gpu.validate import attention_op, elementwise_op, gemm_op, norm_op, softmax_op
+from simulator.studies.gpu_validation import attention_op, elementwise_op, gemm_op, norm_op, softmax_op
 from simulator.lowering.ops import KINDS, Op, Tensor, shape
 
 REPO = Path(__file__).resolve().parents[2]

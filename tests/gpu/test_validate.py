@@ -1,6 +1,6 @@
-"""`python -m simulator.gpu.validate` writes the report and the plot."""
+"""`python -m simulator.studies.gpu_validation` writes the report and the plot."""
 
-from simulator.gpu.validate import main
+from simulator.studies.gpu_validation import main
 
 
 def test_report_regenerates(tmp_path, reference):

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.memory import validate
+from simulator.studies import dram_validation
 from simulator.memory.loader import load_memory_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "hwconfigs" / "memory"
-REFERENCE = validate.DEFAULT_REFERENCE   # ../shared/reference/dram, else the copy in tests/data/reference
+REFERENCE = dram_validation.DEFAULT_REFERENCE   # ../shared/reference/dram, else the copy in tests/data/reference
 
 
 def preset(name: str):
@@ -36,7 +36,7 @@ def reference_trace(trace_dir):
         pytest.skip("../shared/reference/dram is not available")
 
     def make(case: str) -> Path:
-        return validate.write_trace(REFERENCE, case, trace_dir)
+        return dram_validation.write_trace(REFERENCE, case, trace_dir)
 
     return make
 

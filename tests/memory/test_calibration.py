@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.memory import validate
+from simulator.studies import dram_validation
 from simulator.memory.memtrace import run_memtrace
 
 from .conftest import REFERENCE
@@ -15,10 +15,10 @@ from .conftest import REFERENCE
 def reference():
     if not (REFERENCE / "calibration_dramsim3_hbm2.csv").exists():
         pytest.skip("../shared/reference/dram is not available")
-    return validate.reference_rows(REFERENCE)
+    return dram_validation.reference_rows(REFERENCE)
 
 
-@pytest.mark.parametrize("case", list(validate.CASES))
+@pytest.mark.parametrize("case", list(dram_validation.CASES))
 def test_dramsim3_hbm2_case(case, hbm2, reference, reference_trace):
     ref = reference[case]
     out = run_memtrace(hbm2, reference_trace(case), "command")

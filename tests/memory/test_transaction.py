@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import simpy
@@ -79,3 +81,19 @@ def test_bad_transfer_arguments(hbm2):
         transaction.transfer(hbm2, 0, 0)
     with pytest.raises(ValueError, match="time_unit"):
         transaction.TransactionMemory(simpy.Environment(), spec=hbm2, time_unit=0)
+
+
+def test_stream_on_a_channel_count_that_is_not_a_power_of_two():
+    """AttAcc's 80 HBM3 channels: each channel sees the same interleaved stream as in a 64-channel memory, so the
+    stream's bandwidth is the 64-channel one times 80 / 64, with the same activations per request (no mapping
+    error)."""
+    from simulator.hardware.system import load_system
+    from simulator.memory.dram.transaction import stream
+
+    spec = load_system(Path(__file__).resolve().parents[2] / "hwconfigs/attacc.yaml").groups["attacc"].memories["hbm"]
+    assert spec.organisation.channels == 80
+    p2 = spec.model_copy(update={"organisation": spec.organisation.model_copy(update={"channels": 64})})
+    got, ref = stream(spec, 16 << 20), stream(p2, 16 << 20)
+    assert got.bandwidth == pytest.approx(ref.bandwidth * 80 / 64, rel=1e-12)
+    assert got.activations / got.requests == pytest.approx(ref.activations / ref.requests, rel=1e-12)
+    assert got.bandwidth <= spec.peak_bandwidth

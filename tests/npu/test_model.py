@@ -184,3 +184,32 @@ def test_per_request_gemvs_stream_as_one_stage(neupims):
     assert rate >= 0.85 * dram_stream_bandwidth(neupims.memory)
     for action in alone[0].counts:
         assert st.counts[action] == pytest.approx(sum(c.counts.get(action, 0) for c in alone))
+
+
+def test_run_energy_uses_the_npu_models_own_table(tmp_path):
+    """Run-level NPU energy costs every action the ops counted (the NoC's bit-hops included), with the same
+    per-action energies as `simulate op`: dynamic energy of the run = sum of the ops' dynamic energies."""
+    from simulator.run import simulate
+
+    repo = Path(__file__).resolve().parents[2]
+    hw = tmp_path / "tpu.yaml"
+    hw.write_text(f"""version: 1
+kind: system
+name: tpu-one
+devices: 1
+level: transaction
+device:
+  memories:
+    hbm: {{include: {repo}/hwconfigs/memory/neupims-hbm2.yaml}}
+  units:
+    npu: {{include: {repo}/hwconfigs/npu/tpuv4-like.yaml, memory: hbm}}
+""")
+    run = simulate(hw, repo / "workloads/llama2-7b.yaml", ["workload.layers=1", "workload.schedule.memoise=false"])
+    energy = run.summary["energy_j"]
+    assert energy["uncosted"] == {}
+    model = run.result.models["npu"]
+    events = [ev for _, ev in run.result.timeline() if ev.unit == "npu"]
+    assert any(ev.cost.counts.get("noc.bit_hop") for ev in events)
+    per_op = sum(ev.cost.detail["energy_j"] - ev.cost.detail["energy_breakdown_j"]["static"] for ev in events)
+    static = model.spec.static_power * run.summary["latency_s"]
+    assert energy["by_component"]["npu"] - static == pytest.approx(per_op, rel=1e-6)

@@ -163,6 +163,8 @@ TIMINGS = {    # the presets, and variants of their row rules
     "aim per-bank-group issue": lambda: _aim(row_commands="per-bank-group", row_release="issue").timing,
     "aim issue tRCD": lambda: _aim(row_release="issue", act_to_comp=None).timing,
     "aquabolt-xl all-bank": lambda: replace(_timing("aquabolt-xl"), row_commands="all-bank"),
+    "neupims naive (Newton)": lambda: replace(_timing("neupims"), row_buffer="blocked", row_release="readres"),
+    "neupims naive no-guard": lambda: replace(_timing("neupims naive (Newton)"), refresh_guard=False),
 }
 
 
@@ -342,3 +344,36 @@ def test_plain_python_kernel_gives_the_same_result(t):
     env = {**os.environ, "SIMULATOR_NO_JIT": "1"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert float(out.stdout) == bank_machine.run_channel(mapping.qk_program(t, 8, 128, 512), t).end
+
+
+@pytest.mark.parametrize("program, comps", [("qk", 8), ("sv", 32)])
+def test_naive_branch_costs_the_readres_release_and_the_gwrite_eviction(t, program, comps):
+    """The artifact's naive branch (one row buffer, COMPs and READRES as separate commands, docs/pim.md) on a
+    2048-token request, refresh-free: each row switch starts when the row's READRES has issued, max(2n, 6) cycles
+    after its last head's first COMP (16 for a Q.K^T head, 64 for a 32-COMP S.V row), and a GWRITE after a row
+    first precharges and re-activates bank 0 (tRTP + tRP + tRCD = 33 cycles after that READRES instead of one burst,
+    2): the closed-form difference from the dual branch, the same at both levels."""
+    naive = replace(t, row_buffer="blocked", row_release="readres")
+    assert naive.gwrite_evicts and naive.gwrite_after_row == t.rtp + t.rp + t.rcd == 33
+    prog = getattr(mapping, f"{program}_program")(t, 8, 128, 2048)
+    kind = prog["kind"]
+    row_row = int(np.sum((kind[:-1] == mapping.ROW) & (kind[1:] == mapping.ROW)))
+    row_gwrite = int(np.sum((kind[:-1] == mapping.ROW) & (kind[1:] == mapping.GWRITE)))
+    drain = 2 * comps
+    expected = row_row * drain + row_gwrite * (drain + naive.gwrite_after_row - t.comp_spacing)
+    for run in (channel_time, bank_machine.run_channel):
+        dual, blocked = run(prog, t, refresh=False).end, run(prog, naive, refresh=False).end
+        assert blocked - dual == expected
+    assert bank_machine.run_channel(prog, naive, refresh=False).pim_counts == mapping.counts(prog, t)
+
+
+def test_auto_release_follows_the_row_buffer(system):
+    """`row_release: auto` (the neupims-pim preset): fused COMPS_READRES with the dual row buffer, NeuPIMs' branch;
+    COMPs + READRES with one row buffer, the artifact's Newton branch."""
+    from simulator.pim.commands import pim_timing
+
+    spec = system.units["pim"]
+    assert spec.row_release == "auto"
+    assert pim_timing(spec, system.memories["hbm"]).row_release == "issue"
+    blocked = pim_timing(spec.model_copy(update={"row_buffer": "blocked"}), system.memories["hbm"])
+    assert blocked.row_release == "readres" and blocked.gwrite_evicts

@@ -19,30 +19,16 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.memory.dram._jit import kernel
-
-INF = np.int64(1) << np.int64(62)
-
-
-@kernel
-def _timing_update(nxt, c, b, cmd, clk, scope, T, nb):
-    for b2 in range(nb):
-        s = scope[b, b2]
-        for y in range(8):
-            v = T[s, cmd, y]
-            if v >= 0:
-                t = clk + v
-                nxt[c, b2, y] = max(nxt[c, b2, y], t)
-
-
-@kernel
-def _rank_update(nxt, c, unit, cmd, clk, ref_unit, R, nb):
-    for b2 in range(nb):
-        if ref_unit[b2] == unit:
-            for y in range(8):
-                v = R[cmd, y]
-                if v >= 0:
-                    t = clk + v
-                    nxt[c, b2, y] = max(nxt[c, b2, y], t)
+from simulator.memory.dram.kernel_common import (
+    INF,
+    _rank_update,
+    _required,
+    _timing_update,
+    account_background,
+    finish,
+    next_event,
+    refresh_due,
+)
 
 
 @kernel
@@ -62,19 +48,6 @@ def _faw_push(faw_t, faw_n, c, u, clk, faw):
         n -= 1
     faw_t[c, u, n] = clk + faw
     faw_n[c, u] = n + 1
-
-
-@kernel
-def _required(orow, c, b, r, is_w, page):
-    """Command the request needs next: ACT (closed), PRE (other row open), else its column command."""
-    o = orow[c, b]
-    if o < 0:
-        return 0
-    if o != r:
-        return 5
-    if page == 1:
-        return 4 if is_w else 3
-    return 2 if is_w else 1
 
 
 @kernel
@@ -215,28 +188,8 @@ def run(inject, is_w, ctl, bank, row, prevr, prevw, scope, ref_unit, faw_of, que
         for c in range(C):
             if wake[c] > clk:
                 continue
-            # background: cycles since the last event in the state they had
-            dt = clk - bg_last[c]
-            if dt > 0:
-                for u in range(n_units):
-                    if nopen[c, u] > 0:
-                        bgc[c, 0] += dt
-                    else:
-                        bgc[c, 1] += dt
-                bg_last[c] = clk
-            # refresh deadline
-            if clk >= next_ref[c]:
-                if refresh == 2:
-                    if ref_n[c] < 64:
-                        refq[c, ref_n[c]] = next_unit[c]
-                        ref_n[c] += 1
-                    next_unit[c] = (next_unit[c] + 1) % n_units
-                else:
-                    for u in range(n_units):
-                        if ref_n[c] < 64:
-                            refq[c, ref_n[c]] = u
-                            ref_n[c] += 1
-                next_ref[c] += interval
+            account_background(bgc, bg_last, nopen, c, clk, n_units)
+            refresh_due(next_ref, refq, ref_n, next_unit, c, clk, refresh, n_units, interval)
             cmd = -1
             cb = -1
             cqi = -1
@@ -454,32 +407,8 @@ def run(inject, is_w, ctl, bank, row, prevr, prevw, scope, ref_unit, faw_of, que
 
         if nxt_req >= n and outstanding == 0:
             break
-        # ---- jump to the next event
-        t = INF
-        for c in range(C):
-            t = min(t, wake[c])
-        if nxt_req < n:
-            if blocked >= 0:
-                t = min(t, wake[blocked])
-            elif inject[nxt_req] <= clk:
-                t = clk + 1
-            elif inject[nxt_req] < t:
-                t = inject[nxt_req]
-        if t <= clk:
-            t = clk + 1
+        t = next_event(wake, nxt_req, n, blocked, inject, clk)
         if t >= INF:
             break
         clk = t
-    end = np.int64(0)
-    for i in range(n):
-        if is_w[i] == 0 and done_t[i] > end:
-            end = done_t[i]
-    for c in range(C):
-        dt = end - bg_last[c]
-        if dt > 0:
-            for u in range(n_units):
-                if nopen[c, u] > 0:
-                    bgc[c, 0] += dt
-                else:
-                    bgc[c, 1] += dt
-    return end
+    return finish(done_t, is_w, bgc, bg_last, nopen, n_units)

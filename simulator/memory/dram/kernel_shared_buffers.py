@@ -27,13 +27,16 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.memory.dram._jit import kernel
-from simulator.memory.dram.kernel_bank_queues import (
+from simulator.memory.dram.kernel_common import (
+    INF,
     _rank_update,
     _required,
     _timing_update,
+    account_background,
+    finish,
+    next_event,
+    refresh_due,
 )
-
-INF = np.int64(1) << np.int64(62)
 
 
 @kernel
@@ -208,26 +211,8 @@ def run(inject, is_w, ctl, bank, row, prevr, prevw, scope, ref_unit, faw_of, pc_
         for c in range(C):
             if wake[c] > clk:
                 continue
-            dt = clk - bg_last[c]
-            if dt > 0:
-                for u in range(n_units):
-                    if nopen[c, u] > 0:
-                        bgc[c, 0] += dt
-                    else:
-                        bgc[c, 1] += dt
-                bg_last[c] = clk
-            if clk >= next_ref[c]:
-                if refresh == 2:
-                    if ref_n[c] < 256:
-                        refq[c, ref_n[c]] = next_unit[c]
-                        ref_n[c] += 1
-                    next_unit[c] = (next_unit[c] + 1) % n_units
-                else:
-                    for u in range(n_units):
-                        if ref_n[c] < 256:
-                            refq[c, ref_n[c]] = u
-                            ref_n[c] += 1
-                next_ref[c] += interval
+            account_background(bgc, bg_last, nopen, c, clk, n_units)
+            refresh_due(next_ref, refq, ref_n, next_unit, c, clk, refresh, n_units, interval)
             issued = False
             w_next = INF
             rising = half == 0 or clk % 2 == 1
@@ -410,31 +395,8 @@ def run(inject, is_w, ctl, bank, row, prevr, prevw, scope, ref_unit, faw_of, pc_
 
         if nxt_req >= n and outstanding == 0:
             break
-        t = INF
-        for c in range(C):
-            t = min(t, wake[c])
-        if nxt_req < n:
-            if blocked >= 0:
-                t = min(t, wake[blocked])
-            elif inject[nxt_req] <= clk:
-                t = clk + 1
-            else:
-                t = min(t, inject[nxt_req])
-        if t <= clk:
-            t = clk + 1
+        t = next_event(wake, nxt_req, n, blocked, inject, clk)
         if t >= INF:
             break
         clk = t
-    end = np.int64(0)
-    for i in range(n):
-        if is_w[i] == 0 and done_t[i] > end:
-            end = done_t[i]
-    for c in range(C):
-        dt = end - bg_last[c]
-        if dt > 0:
-            for u in range(n_units):
-                if nopen[c, u] > 0:
-                    bgc[c, 0] += dt
-                else:
-                    bgc[c, 1] += dt
-    return end
+    return finish(done_t, is_w, bgc, bg_last, nopen, n_units)

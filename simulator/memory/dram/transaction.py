@@ -35,11 +35,12 @@ so a 1 GiB transfer costs about as much as a 1 MiB one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from simulator.cache import calibration
 from simulator.memory.dram import mapping, timing
 from simulator.memory.dram.energy import energy_breakdown
 from simulator.memory.spec import MemorySpec
@@ -212,12 +213,14 @@ def _measure(spec: MemorySpec) -> tuple[float, float]:
 
 
 def efficiencies(spec: MemorySpec) -> tuple[float, float]:
-    """(e_stream, e_random) of `spec`'s controller, measured on the command level once per spec (memoised)."""
+    """(e_stream, e_random) of `spec`'s controller, measured on the command level once per spec (memoised in the
+    process and on disk, simulator/cache.py)."""
     key = spec.model_dump_json()
     if key not in _EFFICIENCIES:
         if len(_EFFICIENCIES) > 64:
             _EFFICIENCIES.clear()
-        _EFFICIENCIES[key] = _measure(spec)
+        e_stream, e_random = calibration("dram-efficiency", key, lambda: _measure(spec))
+        _EFFICIENCIES[key] = (float(e_stream), float(e_random))
     return _EFFICIENCIES[key]
 
 
@@ -265,6 +268,21 @@ def transfer(spec: MemorySpec, base: int, nbytes: int, *, rows: int = 1, stride:
     addr = ((starts[:, None] + np.arange(per_row, dtype=np.int64)[None, :]) * tx).ravel()
     cnt = _count(spec, addr, scale=rows / keep)
     return _timing_of(spec, cnt, float(nbytes * rows), write, start_cycle)
+
+
+def stream(spec: MemorySpec, nbytes: int) -> TransferTiming:
+    """A contiguous read of `nbytes` from address 0: the stream that calibrates DMA bandwidth and activation rates.
+    A channel count that is not a power of two (AttAcc's 80 HBM3 channels) has no bit-field address mapping; its
+    channels each see the same interleaved stream, so it is timed on the largest power-of-two count below and its
+    time scaled by that count over the real one (each channel's share of the bytes shrinks in proportion)."""
+    n = spec.organisation.channels
+    if n & (n - 1) == 0:
+        return transfer(spec, 0, nbytes)
+    p2 = 1 << (n.bit_length() - 1)
+    org = spec.organisation.model_copy(update={"channels": p2})
+    t = transfer(spec.model_copy(update={"organisation": org}), 0, nbytes)
+    f = p2 / n
+    return replace(t, cycles=t.cycles * f, seconds=t.seconds * f, per_channel_cycles=t.per_channel_cycles * f)
 
 
 def _period_lines(spec: MemorySpec) -> int:

@@ -1,6 +1,6 @@
 """Validation of the DRAM model against the reference simulators' published results.
 
-`python -m simulator.memory.validate [--write docs/dram.md] [--reference DIR]` regenerates the five DRAMsim3
+`python -m simulator.studies.dram_validation [--write docs/dram.md] [--reference DIR]` regenerates the five DRAMsim3
 HBM2 calibration traces with the reference generator (../shared/reference/dram/gen_dram_trace.py, documented
 arguments, into a temporary directory), replays them at the command and transaction levels, and prints the
 table ours-vs-reference (bandwidth, average read latency, row-hit rate, wall time and requests per second

@@ -1,4 +1,4 @@
-"""Command line of the markdown reports (`python -m simulator.pim.gpt_report`, ...): render, then write the file
+"""Command line of the markdown reports (`python -m simulator.studies.pim_gpt`, ...): render, then write the file
 atomically (a temporary sibling renamed over it) and say where it went."""
 
 from __future__ import annotations
