@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.report.markdown import report_main
+from simulator.studies.markdown import report_main
 from simulator.serving import serve
 from simulator.serving.metrics import flat
 
