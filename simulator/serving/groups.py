@@ -89,7 +89,9 @@ def deployment(hw: str | Path, wl: Workload, sets: list[str], spec: ServeSpec, *
 
 
 def device_static_power(system: System) -> float:
-    return sum(u.static_power for u in system.units.values())
+    """Watts one device draws whatever it runs: its units' static power and the device's own (board, fans)."""
+    group = next(iter(system.groups.values()))
+    return sum(u.static_power for u in system.units.values()) + group.static_power
 
 
 def memory_idle_power(system: System) -> float:
