@@ -1,4 +1,5 @@
-"""The `simulate` command: run, op, map, memtrace, noc, collective, list, show, sweep, regress (see README.md).
+"""The `simulate` command: run, op, map, memtrace, noc, collective, list, show, sweep, serve, plan, regress (see
+README.md).
 
 User errors (bad files, keys, values) print one line `error: FILE: KEY: what is wrong` and exit with code 2.
 """
@@ -344,6 +345,10 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("name", help="a YAML path or a name (see `simulate list`)")
     _json_set(sh, what="print JSON instead of YAML")
     sh.set_defaults(func=cmd_show)
+
+    from simulator.serving.cli import register as register_serving
+
+    register_serving(sub, resolve, HW_DIR, WL_DIR)
 
     sw = command("sweep", "simulate every point of a design space (cached on disk; local processes or Dask)")
     sw.add_argument("file", help="sweep YAML (kind: sweep): hw, workload, sets, space, objectives (docs/dse.md)")

@@ -272,9 +272,10 @@ def _sinks(g: nx.DiGraph) -> list[str]:
     return [n for n, d in g.out_degree() if d == 0]
 
 
-def lower(workload: Workload, shard: Shard = Shard()) -> OpGraph:
-    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0, expert rank of `shard`)."""
-    low = Lowering(workload, shard)
+def lower(workload: Workload, shard: Shard = Shard(), lowering: type[Lowering] = Lowering) -> OpGraph:
+    """The OpGraph of one step of `workload` on one device shard (tensor-parallel rank 0, expert rank of `shard`);
+    `lowering` may be a subclass that lowers another step (a serving iteration's attention groups)."""
+    low = lowering(workload, shard)
     layers = workload.layers
     pp = workload.spec.pp
     stages = [layers // pp + (1 if i < layers % pp else 0) for i in range(pp)]
