@@ -10,20 +10,30 @@ from simulator.errors import ConfigError
 
 def register(sub, resolve, hw_dir, wl_dir) -> None:
     """Add the serve and plan subcommands to the `simulate` parser."""
-    s = sub.add_parser("serve", help="serve a stream of requests on a system (continuous batching, paged KV)")
+    s = sub.add_parser("serve", help="serve a stream of requests on a system (continuous batching, paged KV)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  simulate serve h100 llama2-7b --rate 5 --requests 500 --slo ttft=200ms,tpot=50ms
+  simulate serve h100 llama2-7b --scheduler sarathi --sweep-rate 2:40:8 --slo ttft=200ms,tpot=50ms
+  simulate serve hgx-h100 llama2-7b --rate 20 --set serve.disaggregation.prefill=4 --out runs/disagg
+  simulate serve h100 llama2-7b --trace my-requests.csv --json""")
     _common(s)
     s.add_argument("--rate", type=float, help="requests/s (Poisson, or gamma with --arrival gamma --cv C)")
     s.add_argument("--trace", help="CSV arrival_s,prompt_len,output_len (arrival_s optional with --rate)")
     s.add_argument("--sweep-rate", metavar="A:B:N", help="serve at N rates from A to B; print latency vs load")
     s.add_argument("--scheduler", default="vllm", help="static, vllm (default) or sarathi")
     s.add_argument("--out", help="directory for requests.csv, iterations.csv, trace.json, summary.json, plots")
-    s.set_defaults(func=lambda a: cmd_serve(a, resolve(a.hw, hw_dir), resolve(a.workload, wl_dir)))
+    s.set_defaults(func=lambda a: cmd_serve(a, resolve(a.hw, hw_dir, a.path, ("system",)),
+                                            resolve(a.workload, wl_dir, a.path)))
 
-    p = sub.add_parser("plan", help="search parallel plans (tp, dp, disaggregated splits) for a rate and SLO")
+    p = sub.add_parser("plan", help="search parallel plans (tp, dp, disaggregated splits) for a rate and SLO",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  simulate plan hgx-h100 llama2-7b --rate 20 --slo ttft=200ms,tpot=50ms
+  simulate plan hgx-h100 llama2-7b --rate 20 --devices 4 --json""")
     _common(p)
     p.add_argument("--rate", type=float, required=True, help="requests/s")
     p.add_argument("--devices", type=int, help="devices to deploy (default: the system's devices)")
-    p.set_defaults(func=lambda a: cmd_plan(a, resolve(a.hw, hw_dir), resolve(a.workload, wl_dir)))
+    p.set_defaults(func=lambda a: cmd_plan(a, resolve(a.hw, hw_dir, a.path, ("system",)),
+                                           resolve(a.workload, wl_dir, a.path)))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -33,15 +43,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lengths", default="sharegpt", help="sharegpt (default), alpaca or fixed:PROMPT:OUTPUT")
     p.add_argument("--arrival", default="poisson", help="poisson (default) or gamma")
     p.add_argument("--cv", type=float, default=1.0, help="gamma arrivals: coefficient of variation of the gaps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of arrivals and lengths (default 0)")
     p.add_argument("--slo", help="e.g. ttft=200ms,tpot=50ms (also e2e=...)")
     p.add_argument("--cache", default="exact", choices=["exact", "off", "interpolate"],
                    help="iteration cache: exact (default), off (full simulation per iteration), interpolate")
-    p.add_argument("--level", choices=["analytical", "transaction", "command"])
+    p.add_argument("--level", choices=["analytical", "transaction", "command"],
+                   help="fidelity level of the iteration model (default: the system's `level`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="hw.<path>=V, workload.<path>=V or serve.<key>=V (max_batch, block_size, preemption, dp, "
                         "disaggregation.prefill, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--path", action="append", default=[], metavar="DIR",
+                   help="a folder of your own configs, searched for names first (repeatable)")
 
 
 def _kwargs(a) -> dict:

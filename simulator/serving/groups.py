@@ -76,7 +76,7 @@ def deployment(hw: str | Path, wl: Workload, sets: list[str], spec: ServeSpec, *
     for name, system, replicas, where in systems:
         if s.tp * s.pp > system.devices:
             raise ConfigError(f"tp x pp = {s.tp * s.pp} devices per replica but {system.name} has {system.devices} "
-                              "(set hw.devices or lower tp/pp)", file=str(wl.path), key="tp")
+                              f"(set {device_count_key(system)} or lower tp/pp)", file=str(wl.path), key="tp")
         pool = plan_blocks(wl, system.memory_capacity, memory_fraction=spec.memory_fraction,
                            block_size=spec.block_size, swap_bytes=spec.swap_space, longest=longest,
                            where=f"{where} ({name} group, {system.name})")
@@ -97,3 +97,11 @@ def device_static_power(system: System) -> float:
 def memory_idle_power(system: System) -> float:
     """Watts of the memories' precharged standby (no rows open) of one device."""
     return sum(traffic.background(m, 1.0, 0.0) for m in system.memories.values())
+
+
+def device_count_key(system) -> str:
+    """The `--set` key of how many devices a replica's system has: `hw.devices` in a single-description file,
+    the first group's `hw.groups.<name>.count` in a file of device groups."""
+    if "groups" in system.resolved:
+        return f"hw.groups.{next(iter(system.groups))}.count"
+    return "hw.devices"

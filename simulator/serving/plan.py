@@ -19,6 +19,7 @@ from simulator.errors import ConfigError, UserError
 from simulator.hardware.system import load_system
 from simulator.serving import metrics
 from simulator.serving.api import serve
+from simulator.serving.groups import device_count_key
 from simulator.workload.spec import load_workload
 
 MAX_TP = 8
@@ -52,9 +53,10 @@ def plan(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, rate
     if not kwargs.get("slo"):
         raise ConfigError("plan search ranks by goodput under an SLO; allowed: --slo ttft=T,tpot=T", file="--slo")
     kwargs.setdefault("requests", 300)
+    count_key = device_count_key(system)
     rows = []
     for p in plans(n, wl.model.heads, wl.model.n_kv_heads, wl.layers):
-        extra = [f"workload.tp={p['tp']}", f"workload.pp={p['pp']}", f"hw.devices={p['tp'] * p['pp']}"]
+        extra = [f"workload.tp={p['tp']}", f"workload.pp={p['pp']}", f"{count_key}={p['tp'] * p['pp']}"]
         if p["prefill"]:
             extra += [f"serve.disaggregation.prefill={p['prefill']}", f"serve.disaggregation.decode={p['decode']}"]
         else:

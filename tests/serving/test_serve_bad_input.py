@@ -68,3 +68,17 @@ device:
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith(f"error: --set serve.disaggregation.prefill_hw={small} (prefill group, small-h100): kv: "
                           "the KV cache holds") and "fewer than one request's 3100" in err, err
+
+
+def test_replica_size_key_follows_the_system_file_form():
+    """Plans resize a replica's system: `hw.devices` in a single-description file, the first group's count in a
+    file of device groups (hgx-h100), so plan search runs on both."""
+    from simulator.cli import ROOT
+    from simulator.hardware.system import load_system
+    from simulator.serving.groups import device_count_key
+
+    assert device_count_key(load_system(ROOT / "hwconfigs/h100.yaml")) == "hw.devices"
+    hgx = load_system(ROOT / "hwconfigs/hgx-h100.yaml")
+    key = device_count_key(hgx)
+    assert key == f"hw.groups.{next(iter(hgx.groups))}.count"
+    assert load_system(ROOT / "hwconfigs/hgx-h100.yaml", {key.removeprefix("hw."): 2}).devices == 2
