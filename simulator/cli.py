@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator.errors import UserError
+from simulator.errors import BUG_REPORT, InternalError, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 HW_DIR, WL_DIR = ROOT / "hwconfigs", ROOT / "workloads"
@@ -33,7 +33,7 @@ def _json(obj: dict) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simulator.report.outputs import write_run
+    from simulator.report.outputs import check_output, write_run
     from simulator.report.text import summary_text
     from simulator.run import simulate
 
@@ -42,10 +42,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         def progress(i: int, n: int) -> None:
             print(f"\r  simulating layer {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
 
+    if args.out:
+        check_output(Path(args.out), args.force)
     run = simulate(resolve(args.hw, HW_DIR), resolve(args.workload, WL_DIR), args.set, level=args.level,
                    memoise=False if args.no_memoise else None, progress=progress)
     if args.out:
-        write_run(run, Path(args.out))
+        write_run(run, Path(args.out), force=args.force)
     if args.json:
         print(_json(run.summary))
     else:
@@ -119,8 +121,15 @@ def cmd_noc(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one-line UserErrors (exit 2) instead of a usage block."""
+
+    def error(self, message: str):
+        raise UserError(f"{message}; see '{self.prog} --help'", file=self.prog)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="simulate", description="Cycle-level simulator for LLM accelerators.")
+    p = _Parser(prog="simulate", description="Cycle-level simulator for LLM accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="simulate a workload on a hardware system")
@@ -128,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("workload", help="workload YAML (path, or a name under workloads/)")
     _common(r)
     r.add_argument("--out", help="directory for summary.json, ops.csv, trace.json, config.yaml and plots")
+    r.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out directory that is not a run record (other files are kept)")
     r.add_argument("--no-memoise", action="store_true", help="re-simulate every layer (check memoisation)")
     r.set_defaults(func=cmd_run)
 
@@ -210,17 +221,36 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Exit 0 on success, 2 with one line on a user error (or a signal), 3 with one line on a simulator bug."""
+    from simulator.report.outputs import interruptible
+
     try:
-        return args.func(args)
+        with interruptible():
+            args = parser().parse_args(argv)
+            return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # the reader went away (e.g. `| head`): not an error
         return 0
+    except MemoryError:
+        print("error: the run needs more memory than this machine has; reduce batch, requests, layers or the "
+              "op's shape", file=sys.stderr)
+        return 2
+    except InternalError as exc:
+        print(f"error: internal error: {_one_line(str(exc))[:300]}; {BUG_REPORT}", file=sys.stderr)
+        return 3
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+        if os.environ.get("XPUSIM_DEBUG"):
+            raise
+        print(f"error: internal error: {exc.__class__.__name__}: {_one_line(str(exc))[:300]}; {BUG_REPORT}",
+              file=sys.stderr)
+        return 3
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

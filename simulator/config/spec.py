@@ -9,16 +9,18 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from simulator import quantity
 from simulator.errors import ConfigError, allowed, did_you_mean
 
 
 class Spec(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable once validated."""
+    """Base of every config section: unknown keys are errors, values are immutable once validated, and types are
+    strict: a boolean is not a number, an integer field takes only integers, floats must be finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
+                              allow_inf_nan=False)
 
 
 def _quantity(dimension: str):
@@ -43,7 +45,9 @@ Power = Annotated[float, _quantity("power"), Field(ge=0)]
 TransferRate = Annotated[float, _quantity("transfer_rate"), Field(gt=0)]
 Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+Pair = Annotated[tuple[PositiveInt, PositiveInt],
+                 BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]  # YAML has lists, not tuples
 PowerOfTwo = Annotated[int, AfterValidator(_power_of_two)]
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Ratio, Size, Spec, Time
+from simulator.config.spec import Bandwidth, Frequency, Pair, PositiveInt, Ratio, Size, Spec, Time
 from simulator.hardware.unit import UnitSpec
 
 
@@ -30,7 +30,7 @@ class PowerCap(Spec):
 class GemmTiling(Spec):
     """CTA tile candidates of the GEMM library (CUTLASS-like); the model picks the fastest, as cuBLAS's heuristic."""
 
-    tiles: list[tuple[PositiveInt, PositiveInt]] = Field(
+    tiles: list[Pair] = Field(
         default=[(64, 64), (64, 128), (128, 64), (128, 128), (128, 256), (256, 128)],
         description="(BM, BN) CTA tiles, BM along the tokens (M), BN along the output features (N)")
     bk: PositiveInt = Field(64, description="K depth of one pipeline stage")
