@@ -100,7 +100,8 @@ def cmd_memtrace(args: argparse.Namespace) -> int:
     from simulator.memory.memtrace import run_memtrace
 
     hw = resolve(args.hw, HW_DIR)
-    if (read_yaml(hw) or {}).get("kind") == "system":
+    raw = read_yaml(hw)
+    if isinstance(raw, dict) and raw.get("kind") == "system":
         memories = load_system(hw).memories
         if len(memories) != 1:
             raise ConfigError(f"the system has {len(memories)} memories; give a memory file", file=str(hw))

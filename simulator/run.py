@@ -12,7 +12,8 @@ import pandas as pd
 from simulator.config.loader import parse_set
 from simulator.engine.executor import Executor, Result
 from simulator.engine.stats import Stats
-from simulator.hardware.system import System, load_system
+from simulator.hardware.system import System, load_system, unit_level
+from simulator.invariants import check_arguments, check_run
 from simulator.lowering.graph import OpGraph
 from simulator.lowering.transformer import lower
 from simulator.mapping.schedule import Schedule, map_graph
@@ -36,6 +37,9 @@ class Run:
     @cached_property
     def summary(self) -> dict:
         out = self.stats.summary()
+        out["unit_levels"] = {name: unit_level(self.system, name, self.result.level)
+                              for name in list(self.system.units) + (["link"] if self.system.link else [])}
+        check_run(self, out)
         out["config"] = {"hw": self.system.resolved, "workload": self.workload.resolved}
         return out
 
@@ -47,6 +51,7 @@ class Run:
 def simulate(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, level: str | None = None,
              memoise: bool | None = None, progress: Callable[[int, int], None] | None = None) -> Run:
     """Simulate `workload` on `hw` with `--set`-style overrides ('hw.devices=8', 'workload.batch=16')."""
+    check_arguments(sets=sets, level=level, memoise=memoise, progress=progress)
     overrides = parse_set(list(sets))
     system = load_system(hw, overrides["hw"])
     wl = load_workload(workload, overrides["workload"])

@@ -7,7 +7,7 @@ use the annotated types below, so a value such as "1 GHz" is parsed by `simulato
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
@@ -46,6 +46,8 @@ TransferRate = Annotated[float, _quantity("transfer_rate"), Field(gt=0)]
 Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
 PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+PositiveFloat = Annotated[float, Field(gt=0)]        # a rate or count per cycle: finite (Spec) and > 0
 Pair = Annotated[tuple[PositiveInt, PositiveInt],
                  BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]  # YAML has lists, not tuples
 PowerOfTwo = Annotated[int, AfterValidator(_power_of_two)]
@@ -76,6 +78,9 @@ def _config_error(model: type[BaseModel], exc: ValidationError, file: str, prefi
                            file=file, key=key)
     msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
     if isinstance(err.get("input"), dict):        # a whole-document check: its message names the keys
+        field, sep, rest = msg.partition(": ")
+        if sep and field.split(".")[0] in err["input"] and " " not in field:   # 'key.path: what is wrong'
+            return ConfigError(rest, file=file, key=".".join(p for p in (key, field) if p))
         return ConfigError(msg, file=file, key=key)
     return ConfigError(f"{msg} (got {err.get('input')!r})", file=file, key=key)
 

@@ -12,7 +12,18 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Bandwidth, Frequency, Pair, PositiveInt, Ratio, Size, Spec, Time
+from simulator.config.spec import (
+    Bandwidth,
+    DTypeName,
+    Frequency,
+    Pair,
+    PositiveFloat,
+    PositiveInt,
+    Ratio,
+    Size,
+    Spec,
+    Time,
+)
 from simulator.hardware.unit import UnitSpec
 
 
@@ -49,10 +60,10 @@ class GpuSpec(UnitSpec):
     sms: PositiveInt
     clock: Frequency = Field(description="SM clock under tensor load (boost)")
     max_clock: Frequency | None = Field(None, description="highest SM clock (light load); default `clock`")
-    tensor_flops_per_clock_per_sm: dict[str, float] = Field(
+    tensor_flops_per_clock_per_sm: dict[DTypeName, PositiveFloat] = Field(
         description="dense tensor-core FLOP per clock per SM, by dtype")
-    cuda_flops_per_clock_per_sm: float = Field(256.0, description="FP32 FMA FLOP per clock per SM")
-    sfu_ops_per_clock_per_sm: float = Field(16.0, description="special-function (exp) results per clock per SM")
+    cuda_flops_per_clock_per_sm: PositiveFloat = Field(256.0, description="FP32 FMA FLOP per clock per SM")
+    sfu_ops_per_clock_per_sm: PositiveFloat = Field(16.0, description="special-function (exp) results per clock per SM")
     registers_per_sm: Size = "256 KiB"
     shared_memory_per_sm: Size = "228 KiB"
     l1_per_sm: Size = Field("256 KiB", description="L1 + shared memory per SM")
@@ -66,7 +77,7 @@ class GpuSpec(UnitSpec):
         "32 KiB", description="bytes one CTA of a streaming kernel keeps in flight (async-copy stages)")
     tensor_efficiency: Ratio = Field(
         1.0, description="fraction of the tensor-core peak a CTA main loop sustains at the kernel's clock")
-    unaligned_elements_per_clock_per_sm: float = Field(
+    unaligned_elements_per_clock_per_sm: PositiveFloat = Field(
         4.0, description="operand elements per clock per SM of the alignment-1 GEMM fallback (N % 8 != 0)")
     launch_overhead: Time = Field("2 us", description="fixed start-up and tail of one kernel (inside a CUDA graph)")
     eager_launch_gap: Time = Field("0 us", description="extra gap per kernel when launched eagerly from the host")

@@ -27,10 +27,16 @@ class UnitType:
 
     def model(self, level: str, name: str, spec: UnitSpec, memory: MemorySpec | None) -> Any:
         """The model at `level`, or the most detailed one below it (a level a unit lacks falls back)."""
+        return self.models[self.level_at(level)](name, spec, memory)
+
+    def level_at(self, level: str) -> str:
+        """`level` if this unit type has a model there, else the most detailed level below it."""
+        if level not in LEVELS:
+            raise ConfigError(f"level {level!r} is not allowed; {allowed(LEVELS)}", key="level")
         for lvl in reversed(LEVELS[: LEVELS.index(level) + 1]):
             if lvl in self.models:
-                return self.models[lvl](name, spec, memory)
-        raise KeyError(level)
+                return lvl
+        raise ConfigError(f"unit type '{self.name}' has no model at or below level {level!r}", key="level")
 
 
 UNIT_TYPES: dict[str, UnitType] = {}

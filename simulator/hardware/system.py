@@ -87,6 +87,13 @@ class System:
         return {name: self.model(name, level) for name in names}
 
 
+def unit_level(system: System, name: str, level: str) -> str:
+    """The level unit `name` actually runs at when `level` is asked for (a level a unit lacks falls back)."""
+    if name == "link":
+        return "analytical"
+    return lookup(system.units[name].type, file=str(system.path), key=name).level_at(level)
+
+
 def load_system(path: str | Path, overrides: dict[str, Any] | None = None) -> System:
     doc = load(path, overrides, kinds=("system",))
     return build_system(doc)
@@ -96,18 +103,20 @@ def build_system(doc: Document) -> System:
     file = str(doc.path)
     with doc_errors(doc):
         layout = validate(SystemLayout, doc.data, file=file)
-        memories = {n: validate(MemorySpec, {"name": n, **_strip(m)}, file=file, prefix=f"device.memories.{n}")
+        memories = {n: validate(MemorySpec, {"name": n, **_strip(m, "memory", file, f"device.memories.{n}")},
+                             file=file, prefix=f"device.memories.{n}")
                     for n, m in layout.device.memories.items()}
         units: dict[str, UnitSpec] = {}
         for n, raw in layout.device.units.items():
             key = f"device.units.{n}"
             unit_type = lookup(raw.get("type"), file=file, key=f"{key}.type")
-            spec = validate(unit_type.spec, _strip(raw), file=file, prefix=key)
+            spec = validate(unit_type.spec, _strip(raw, "unit", file, key), file=file, prefix=key)
             if spec.memory is not None and spec.memory not in memories:
                 raise ConfigError(f"unknown memory '{spec.memory}'; {allowed(memories)}", file=file,
                                   key=f"{key}.memory")
             units[n] = spec
-        link = (validate(LinkSpec, _strip(layout.interconnect), file=file, prefix="interconnect")
+        link = (validate(LinkSpec, _strip(layout.interconnect, "link", file, "interconnect"), file=file,
+                         prefix="interconnect")
                 if layout.interconnect is not None else None)
         if layout.devices > 1 and link is None:
             raise ConfigError("a system of several devices needs an interconnect", file=file, key="interconnect")
@@ -116,8 +125,11 @@ def build_system(doc: Document) -> System:
                   doc.path, doc.data)
 
 
-def _strip(part: dict[str, Any]) -> dict[str, Any]:
-    """A part as its spec sees it: header keys of included files are already gone; drop `kind` of inline parts."""
+def _strip(part: dict[str, Any], kind: str, file: str, key: str) -> dict[str, Any]:
+    """A part as its spec sees it: header keys of included files are already gone; an inline part's `kind`, if
+    given, must be the part's kind, and is dropped."""
+    if "kind" in part and part["kind"] != kind:
+        raise ConfigError(f"kind is {part['kind']!r}; allowed here: {kind}", file=file, key=f"{key}.kind")
     return {k: v for k, v in part.items() if k != "kind"}
 
 
