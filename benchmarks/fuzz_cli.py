@@ -15,7 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]     # this checkout's simulator, and the shared strategies
 
 from fuzzing import TimeLimit, check_property, cli_words, dram_trace, mutated_run, request_trace  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402

@@ -12,6 +12,7 @@ import pandas as pd
 from simulator.config.loader import parse_set
 from simulator.engine.executor import Executor, Result
 from simulator.engine.stats import Stats
+from simulator.errors import ConfigError
 from simulator.hardware.system import System, load_system, unit_level
 from simulator.invariants import check_arguments, check_run
 from simulator.lowering.graph import OpGraph
@@ -58,5 +59,11 @@ def simulate(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, 
     graph = lower(wl)
     schedule = map_graph(graph, system, wl)
     memo = wl.spec.schedule.memoise if memoise is None else memoise
-    result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
+    try:
+        result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
+    except ConfigError as exc:      # a unit model's objection (e.g. a dtype it lacks): name the file it concerns
+        if exc.file is None:        # (SimPy re-raises a copy made from the message: the key is in the detail)
+            exc.file = str(wl.path) if exc.detail.startswith("dtype") else str(system.path)
+            exc.args = (exc.format(),)
+        raise
     return Run(system, wl, graph, schedule, result)

@@ -26,7 +26,7 @@ def test_default_job_json_summary(cli_json):
 def test_set_overrides_both_files(cli_json):
     base = cli_json("run", H100, LLAMA)
     faster = cli_json("run", H100, LLAMA, "--set", "hw.device.memories.hbm.data_rate=10 Gbps",
-                      "--set", "workload.batch=2")
+                      "--set", "hw.device.memories.hbm.tck=0.2 ns", "--set", "workload.batch=2")
     assert faster["tokens"]["batch"] == 2
     assert faster["config"]["hw"]["device"]["memories"]["hbm"]["data_rate"] == "10 Gbps"
     assert faster["latency_s"] < base["latency_s"]

@@ -9,10 +9,22 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from simulator import quantity
 from simulator.errors import ConfigError, allowed, did_you_mean
+
+
+MAX_INT = 2**53
 
 
 class Spec(BaseModel):
@@ -21,6 +33,16 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
                               allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_integers(cls, data: Any) -> Any:
+        """Integers beyond 2^53 (exact as floats, safe in int64 products) are not hardware or workload values."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                    raise ValueError(f"{key}: {value} is too large; allowed: at most 2^53 = {MAX_INT}")
+        return data
 
 
 def _quantity(dimension: str):
@@ -45,7 +67,7 @@ Power = Annotated[float, _quantity("power"), Field(ge=0)]
 TransferRate = Annotated[float, _quantity("transfer_rate"), Field(gt=0)]
 Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
-PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
 DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 PositiveFloat = Annotated[float, Field(gt=0)]        # a rate or count per cycle: finite (Spec) and > 0
 Pair = Annotated[tuple[PositiveInt, PositiveInt],
