@@ -18,13 +18,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]     # this checkout's simulator, and the shared strategies
 
-from fuzzing import TimeLimit, check_property, cli_words, dram_trace, mutated_run, request_trace  # noqa: E402
+from fuzzing import (  # noqa: E402
+    TimeLimit,
+    check_property,
+    cli_words,
+    dram_trace,
+    mutated_run,
+    request_trace,
+    warm_up,
+)
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
 def fuzz(examples: int, seed_value: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="xpusim-fuzz-"))
+    warm_up(tmp)
     share = {"files": 0.6, "request_traces": 0.15, "dram_traces": 0.15, "argv": 0.10}
     strategies = {"files": lambda d: d.draw(mutated_run(tmp)), "request_traces": lambda d: d.draw(request_trace(tmp)),
                   "dram_traces": lambda d: d.draw(dram_trace(tmp)), "argv": lambda d: d.draw(cli_words())}

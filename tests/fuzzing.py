@@ -13,6 +13,8 @@ import contextlib
 import io
 import json
 import math
+import os
+import select
 import signal
 import time
 from pathlib import Path
@@ -157,25 +159,62 @@ def cli_words(draw) -> list[str]:
     return draw(st.lists(st.sampled_from(WORDS), min_size=0, max_size=9))
 
 
+def warm_up(tmp: Path) -> None:
+    """Import every command's modules and compile the DRAM/PIM kernels once in this process, so that the forked
+    children of run_cli start warm (a child's imports and compilations are lost when it exits)."""
+    import simulator.catalogue  # noqa: F401
+    import simulator.npu.noc  # noqa: F401
+    import simulator.report.outputs  # noqa: F401
+    import simulator.single_op  # noqa: F401
+
+    trace = tmp / "warm.trace"
+    trace.write_text("0 R 0x0\n5 W 0x40\n")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for level in ("command", "transaction"):
+            main(["memtrace", str(ROOT / "hwconfigs/memory/ddr4-3200.yaml"), str(trace), "--level", level])
+        for hw, wl, sets in CASES:
+            main(["run", str(ROOT / hw), str(ROOT / wl), *[x for s in sets for x in ("--set", s)]])
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """main(argv) in-process under a time limit: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-
-    def expire(signum, frame):
-        raise TimeLimit(f"over {TIME_LIMIT_S} s: simulate {' '.join(argv)}")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TIME_LIMIT_S)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:       # --help
-                code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    return code, out.getvalue(), err.getvalue()
+    """main(argv) in a forked child under a time limit: (exit code, stdout, stderr). A fork (not a thread or an
+    alarm) so that a hang inside compiled code is stopped too; the parent's imports and JIT cache are shared."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                  # child: run, send the result, leave without cleanup handlers
+        code = 70
+        try:
+            os.close(read_fd)
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as exc:         # --help
+                    code = exc.code if isinstance(exc.code, int) else 0
+            with os.fdopen(write_fd, "w") as pipe:
+                json.dump([code, out.getvalue(), err.getvalue()], pipe)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + TIME_LIMIT_S
+    while True:
+        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_fd)
+            raise TimeLimit(f"over {TIME_LIMIT_S} s: simulate {' '.join(argv)}")
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    if not chunks:
+        raise AssertionError(f"the child died without a result (argv {argv})")
+    code, out, err = json.loads(b"".join(chunks))
+    return code, out, err
 
 
 def _strict(text: str) -> Any:

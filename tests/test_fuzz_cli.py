@@ -7,9 +7,16 @@ traceback, never past the time limit. This is the short CI budget; benchmarks/fu
 import tempfile
 from pathlib import Path
 
-from fuzzing import check_property, cli_words, dram_trace, mutated_run, request_trace
+import pytest
+
+from fuzzing import check_property, cli_words, dram_trace, mutated_run, request_trace, warm_up
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm():
+    warm_up(TMP)
 
 TMP = Path(tempfile.mkdtemp(prefix="xpusim-fuzz-"))
 FUZZ = settings(max_examples=12, deadline=None, derandomize=True,

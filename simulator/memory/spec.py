@@ -68,6 +68,9 @@ class Organisation(Spec):
         return self.channels * self.pseudo_channels * self.banks * self.rows * self.row_bytes
 
 
+MAX_TREFI = 2**24     # cycles between refreshes: JEDEC parts are ~10^4 (3.9-7.8 us at a few hundred ps)
+
+
 class Timing(Spec):
     """JEDEC timing parameters in cycles of tCK."""
 
@@ -109,6 +112,15 @@ class Timing(Spec):
             value = getattr(self, name)
             if value is not None and value != math.floor(value):
                 raise ValueError(f"{name} must be a whole number of cycles (got {value:g})")
+        if self.tREFI > MAX_TREFI:
+            raise ValueError(f"tREFI ({self.tREFI:g}) is beyond {MAX_TREFI} cycles (JEDEC parts refresh every few "
+                             f"microseconds, ~10^4 cycles)")
+        for name in ("CL", "CWL", "tRCD", "tRCDWR", "tRP", "tRAS", "tRC", "tCCD_S", "tCCD_L", "tRRD_S", "tRRD_L",
+                     "tFAW", "tWR", "tRTP_S", "tRTP_L", "tWTR_S", "tWTR_L", "tRTRS", "tCCD_R", "tBURST", "tPPD"):
+            value = getattr(self, name)
+            if value is not None and value >= self.tREFI:
+                raise ValueError(f"{name} ({value:g}) must be shorter than the refresh interval tREFI "
+                                 f"({self.tREFI:g}): a bank could not work between refreshes")
         if trc < self.tRAS + self.tRP:
             raise ValueError(f"tRC ({trc:g}) must be at least tRAS + tRP ({self.tRAS + self.tRP:g})")
         if self.tRAS < self.tRCD:
