@@ -67,7 +67,13 @@ def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = Non
     level = level or system.level
     model = system.model(name, level)
     isolated = getattr(model, "cost_isolated", None)  # a model may price a lone call differently (GPU eager launch)
-    cost = isolated(op) if isolated is not None else model.cost(op)
+    try:
+        cost = isolated(op) if isolated is not None else model.cost(op)
+    except ConfigError as exc:      # the unit lacks what the op needs (e.g. its dtype): blame the option
+        if exc.file is None:
+            exc.file = "--dtype" if "dtype" in str(exc) or op.dtype in str(exc) else "simulate op"
+            exc.args = (exc.format(),)
+        raise
     spec = system.units[name]
     table = energy_table(model, spec)
     energy = sum(n * table.get(a, 0.0) for a, n in cost.counts.items())

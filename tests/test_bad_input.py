@@ -275,3 +275,28 @@ def test_api_arguments(kwargs, needle):
 def test_summary_says_which_level_each_unit_ran_at(cli_json):
     out = cli_json("run", H100, LLAMA, "--set", "workload.layers=1", "--level", "command")
     assert out["level"] == "command" and out["unit_levels"] == {"gpu": "transaction", "link": "analytical"}
+
+
+@pytest.mark.parametrize("sets,needles", [
+    (["hw.device.units.npu.cores=1180591620717411303424"], ["too large", "2^53", "cores"]),
+    (["hw.device.units.gpu.sms=4"], ["--set hw.device.units.gpu.sms", "unknown unit type"]),
+    (["hw.device.memories.hbm.timing.tRTP_S=4000000000"], ["tRTP_S", "shorter than the refresh interval"]),
+])
+def test_absurd_magnitudes(cli, sets, needles):
+    args = ["run", ROOT / "hwconfigs/npu-only.yaml", GPT3, "--set", "workload.requests=2"]
+    for s in sets:
+        args += ["--set", s]
+    expect_error(cli, args, *needles)
+
+
+def test_included_file_of_an_unknown_kind(cli, tmp_path):
+    (tmp_path / "link.yaml").write_text("version: 1\nkind: banana\nname: l\nbandwidth: 1 GB/s\nlatency: 1 us\n")
+    system = (ROOT / "hwconfigs/h100.yaml").read_text().replace("include: links/nvlink4.yaml",
+                                                                f"include: {tmp_path / 'link.yaml'}")
+    system = system.replace("include: gpu/", f"include: {ROOT}/hwconfigs/gpu/")
+    (tmp_path / "sys.yaml").write_text(system)
+    expect_error(cli, ["run", tmp_path / "sys.yaml", LLAMA], "link.yaml", "kind is 'banana'")
+
+
+def test_op_dtype_error_names_the_option(cli):
+    expect_error(cli, ["op", NEUPIMS, "gemm", "64", "64", "64", "--dtype", "fp8"], "--dtype", "no fp8")

@@ -18,6 +18,7 @@ import yaml
 from simulator.errors import ConfigError
 
 HEADER_KEYS = ("version", "kind", "name", "source")
+KINDS = ("system", "memory", "unit", "link", "noc", "workload", "model")   # what a file may be
 SCHEMA_VERSIONS = (1,)
 
 
@@ -29,6 +30,7 @@ class Document:
     data: dict[str, Any]
     includes: list[Path] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    created: dict[str, str] = field(default_factory=dict)   # section an override created -> that override
 
 
 def read_yaml(path: Path) -> Any:
@@ -83,9 +85,10 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None, *, kinds: tu
     if kinds and data.get("kind") not in kinds:
         raise ConfigError(f"kind is {data.get('kind')!r}; allowed here: {', '.join(kinds)}",
                           file=str(path), key="kind")
+    created: dict[str, str] = {}
     for key, value in (overrides or {}).items():
-        set_path(data, key, value, file=str(path))
-    return Document(path=path, data=data, includes=includes, overrides=dict(overrides or {}))
+        created.update({section: key for section in set_path(data, key, value, file=str(path))})
+    return Document(path=path, data=data, includes=includes, overrides=dict(overrides or {}), created=created)
 
 
 def _resolve(node: Any, path: Path, key: str, includes: list[Path], stack: tuple[Path, ...]) -> Any:
@@ -110,6 +113,8 @@ def _resolve(node: Any, path: Path, key: str, includes: list[Path], stack: tuple
         loaded = read_yaml(inc)
         if not isinstance(loaded, dict):
             raise ConfigError("expected a mapping of keys at the top level", file=str(inc))
+        if "kind" in loaded and loaded["kind"] not in KINDS:
+            raise ConfigError(f"kind is {loaded['kind']!r}; allowed: {', '.join(KINDS)}", file=str(inc), key="kind")
         base = _resolve({k: v for k, v in loaded.items() if k not in HEADER_KEYS}, inc, "", includes,
                         stack + (inc.resolve(),))
     own = {k: _resolve(v, path, f"{key}.{k}" if key else str(k), includes, stack) for k, v in node.items()}
@@ -144,17 +149,21 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def set_path(data: dict[str, Any], dotted: str, value: Any, *, file: str) -> None:
-    """Set `a.b.c` in nested mappings. Intermediate mappings must exist; the leaf is checked by validation."""
+def set_path(data: dict[str, Any], dotted: str, value: Any, *, file: str) -> list[str]:
+    """Set `a.b.c` in nested mappings, creating missing sections (returned, so that an error inside a section
+    the override created is blamed on the override); the leaf is checked by validation."""
     parts = dotted.split(".")
     node: Any = data
+    created: list[str] = []
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
                 node = node[part]
+                created.append(".".join(parts[:i + 1]))
                 continue
             raise ConfigError(f"--set {dotted}: '{'.'.join(parts[:i + 1])}' is not a section",
                               file=file, key=dotted)
         node = node[part]
     node[parts[-1]] = value
+    return created

@@ -163,8 +163,10 @@ def doc_errors(doc: Document, prefix: str = "hw") -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        for key in doc.overrides:
-            if exc.key and (exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")):
+        blamed = [key for section, key in doc.created.items() if exc.key and exc.key.startswith(section + ".")]
+        for key in blamed + list(doc.overrides):
+            if exc.key and (key in blamed or exc.key == key or exc.key.startswith(key + ".")
+                            or key.startswith(exc.key + ".")):
                 exc.file = f"--set {prefix}.{key}"
                 exc.args = (exc.format(),)
                 break

@@ -2,7 +2,8 @@
 
 Decode: every request has its own KV length. A uniform batch has `context_len` cached tokens, so the new token
 attends to context_len + 1 keys (itself included); a trace row's `seq_len` is the sequence length including the
-new token (NeuPIMs' convention), so it attends to seq_len keys. Prefill: `batch` prompts of `prompt_len` tokens. Mixed: the decode
+new token (NeuPIMs' convention), so it attends to seq_len keys. Prefill: `batch` prompts of `prompt_len` tokens, or
+with a trace one prompt of `seq_len` tokens per row. Mixed: the decode
 batch plus one chunk of `chunk_len` prompt tokens (chunked prefill) of a request already `prompt_len` long.
 """
 
