@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]     # this checkout's simulator, and the shared strategies
 
-from fuzzing import (  # noqa: E402
+from fuzzing import (
     TimeLimit,
     check_property,
     cli_words,
@@ -27,8 +27,8 @@ from fuzzing import (  # noqa: E402
     request_trace,
     warm_up,
 )
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
 
 def fuzz(examples: int, seed_value: int) -> dict:

@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InternalError as exc:
         print(f"error: internal error: {_one_line(str(exc))[:300]}; {BUG_REPORT}", file=sys.stderr)
         return 3
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, reported in one line
+    except Exception as exc:
         if os.environ.get("XPUSIM_DEBUG"):
             raise
         print(f"error: internal error: {exc.__class__.__name__}: {_one_line(str(exc))[:300]}; {BUG_REPORT}",

@@ -81,9 +81,9 @@ def mutate(doc: Any, path: tuple, how: str, arg: Any) -> Any:
     for key in path[:-1]:
         parent = parent[key]
     key = path[-1]
-    if how == "drop":
-        parent.pop(key) if isinstance(parent, (dict, list)) else None
-    elif how == "rename" and isinstance(parent, dict):
+    if how == "drop" or (how == "rename" and isinstance(parent, list)):   # a list item has no name to misspell
+        parent.pop(key)
+    elif how == "rename":
         parent[f"{key}{arg}"] = parent.pop(key)
     elif how == "retype":
         parent[key] = arg
@@ -162,9 +162,9 @@ def cli_words(draw) -> list[str]:
 def warm_up(tmp: Path) -> None:
     """Import every command's modules and compile the DRAM/PIM kernels once in this process, so that the forked
     children of run_cli start warm (a child's imports and compilations are lost when it exits)."""
-    import simulator.catalogue  # noqa: F401
-    import simulator.npu.noc  # noqa: F401
-    import simulator.report.outputs  # noqa: F401
+    import simulator.catalogue
+    import simulator.npu.noc
+    import simulator.report.outputs
     import simulator.single_op  # noqa: F401
 
     trace = tmp / "warm.trace"

@@ -148,8 +148,8 @@ def test_unknown_energy_action_is_an_error(cli, tmp_path):
     unit = (ROOT / "hwconfigs/gpu/h100-sxm.yaml").read_text().replace("mac.bf16: 0.5 pJ", "mac.bf61: 0.5 pJ")
     (tmp_path / "gpu.yaml").write_text(unit)
     system = (ROOT / "hwconfigs/h100.yaml").read_text().replace("gpu/h100-sxm.yaml", str(tmp_path / "gpu.yaml"))
-    system = system.replace("memory/", f"{ROOT}/hwconfigs/memory/").replace("include: gpu/", f"include: {ROOT}/hwconfigs/gpu/")
-    system = system.replace("include: links/", f"include: {ROOT}/hwconfigs/links/")
+    for folder in ("gpu", "links"):
+        system = system.replace(f"include: {folder}/", f"include: {ROOT}/hwconfigs/{folder}/")
     (tmp_path / "sys.yaml").write_text(system)
     expect_error(cli, ["run", tmp_path / "sys.yaml", LLAMA], "unknown energy action 'mac.bf61'",
                  "did you mean 'mac.bf16'", "energy")

@@ -8,8 +8,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from fuzzing import check_property, cli_words, dram_trace, mutated_run, request_trace, warm_up
+from fuzzing import (
+    check_property,
+    cli_words,
+    dram_trace,
+    mutated_run,
+    request_trace,
+    warm_up,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -23,7 +23,6 @@ from pydantic import (
 from simulator import quantity
 from simulator.errors import ConfigError, allowed, did_you_mean
 
-
 MAX_INT = 2**53
 
 

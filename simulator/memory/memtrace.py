@@ -30,9 +30,10 @@ def _check_span(spec: MemorySpec, inject, trace_path) -> None:
         interval = t.tREFI / spec.organisation.banks
     span = int(inject[-1]) / interval * spec.organisation.ranks
     if span > MAX_REFRESH_INTERVALS:
+        most = MAX_REFRESH_INTERVALS * interval / spec.organisation.ranks
         raise UserError(f"the trace spans {int(inject[-1])} cycles, {span:.3g} refresh intervals; allowed: at most "
-                        f"{MAX_REFRESH_INTERVALS} (about {MAX_REFRESH_INTERVALS * interval / spec.organisation.ranks:.3g}"
-                        f" cycles) at the command level, or --level transaction", file=str(trace_path))
+                        f"{MAX_REFRESH_INTERVALS} (about {most:.3g} cycles) at the command level, or --level "
+                        "transaction", file=str(trace_path))
 
 
 def run_memtrace(spec: MemorySpec, trace_path: Path, level: str = "command") -> dict[str, Any]:

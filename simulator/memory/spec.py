@@ -26,7 +26,6 @@ from simulator.config.spec import (
     TransferRate,
 )
 
-
 # Data transfers per pin per command clock (CK) of each standard: DDR and HBM transfer on both CK edges; GDDR6
 # (JESD250: WCK = 2 x CK, double data rate on WCK) and LPDDR5 (JESD209-5: WCK:CK = 4:1 at 6400 MT/s) move 8 per CK.
 # With half_tick (HBM3), tck is half a CK. A tck that is n CKs (a slower controller clock) moves n times as many.
@@ -34,7 +33,7 @@ TRANSFERS_PER_CK = {"DDR3": 2, "DDR4": 2, "DDR5": 2, "HBM": 2, "HBM2": 2, "HBM2E
                     "GDDR6": 8, "LPDDR5": 8}
 
 
-def _powers_of_two(org: "Organisation") -> bool:
+def _powers_of_two(org: Organisation) -> bool:
     return all(n & (n - 1) == 0 for n in (org.channels, org.pseudo_channels, org.ranks))
 
 

@@ -9,7 +9,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Cycles, DTypeName, Frequency, PositiveFloat, PositiveInt, Size, Spec
+from simulator.config.spec import (
+    Cycles,
+    DTypeName,
+    Frequency,
+    PositiveFloat,
+    PositiveInt,
+    Size,
+    Spec,
+)
 from simulator.hardware.unit import UnitSpec
 from simulator.npu.noc_spec import NocSpec
 

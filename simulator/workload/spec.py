@@ -24,7 +24,6 @@ from simulator.lowering.ops import DTYPE_BYTES
 from simulator.workload.model import ModelSpec, load_model
 from simulator.workload.trace import read_trace
 
-
 MAX_REQUESTS = 2**16      # requests in one step: beyond any serving batch, and bounded memory for per-request arrays
 
 
