@@ -300,3 +300,17 @@ def test_included_file_of_an_unknown_kind(cli, tmp_path):
 
 def test_op_dtype_error_names_the_option(cli):
     expect_error(cli, ["op", NEUPIMS, "gemm", "64", "64", "64", "--dtype", "fp8"], "--dtype", "no fp8")
+
+
+@pytest.mark.parametrize("sets,needles", [
+    (["hw.device.units.pim.clock=1e-09 GHz"], ["greater than or equal to 1000000", "pim.clock"]),
+    (["hw.device.units.pim.comp_elements=16000000000"], ["comp_elements", "exceeds the", "allowed: 1 to"]),
+    (["hw.device.units.pim.act_to_comp=1e+300"], ["act_to_comp", "less than or equal to 4294967296"]),
+    (["hw.device.units.npu.type=[]"], ["unknown unit type []", "device.units.npu.type"]),
+])
+def test_fuzzing_finds(cli, sets, needles):
+    """Inputs the 2 000-example fuzzing run found (hangs, int64 overflow, unhashable types)."""
+    args = ["run", NEUPIMS, GPT3, "--set", "workload.requests=4", "--set", "workload.layers=1"]
+    for s in sets:
+        args += ["--set", s]
+    expect_error(cli, args, *needles)

@@ -56,7 +56,7 @@ def _power_of_two(value: int) -> int:
     return value
 
 
-Frequency = Annotated[float, _quantity("frequency"), Field(gt=0)]
+Frequency = Annotated[float, _quantity("frequency"), Field(ge=1e6, le=1e12)]    # 1 MHz to 1 THz: a clock
 Time = Annotated[float, _quantity("time"), Field(ge=0)]
 Size = Annotated[float, _quantity("size"), Field(gt=0)]
 Bandwidth = Annotated[float, _quantity("bandwidth"), Field(gt=0)]
@@ -64,7 +64,7 @@ Energy = Annotated[float, _quantity("energy"), Field(ge=0)]
 EnergyPerBit = Annotated[float, _quantity("energy_per_bit"), Field(ge=0)]
 Power = Annotated[float, _quantity("power"), Field(ge=0)]
 TransferRate = Annotated[float, _quantity("transfer_rate"), Field(gt=0)]
-Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
+Cycles = Annotated[float, _quantity("cycles"), Field(ge=0, le=2**32)]     # a timing, not a whole run
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
 PositiveInt = Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
 DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]

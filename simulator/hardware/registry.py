@@ -52,7 +52,7 @@ def register(unit_type: UnitType) -> UnitType:
 def lookup(type_name: object, *, file: str, key: str) -> UnitType:
     from simulator.hardware import units  # noqa: F401  (registers the built-in unit types)
 
-    if type_name not in UNIT_TYPES:
+    if not isinstance(type_name, str) or type_name not in UNIT_TYPES:
         raise ConfigError(f"unknown unit type {type_name!r}{did_you_mean(str(type_name), UNIT_TYPES)}; "
                           f"{allowed(UNIT_TYPES)}", file=file, key=key)
     return UNIT_TYPES[type_name]
