@@ -314,3 +314,15 @@ def test_fuzzing_finds(cli, sets, needles):
     for s in sets:
         args += ["--set", s]
     expect_error(cli, args, *needles)
+
+
+@pytest.mark.parametrize("hw,sets,needles", [
+    (H100, ["hw.device.units.gpu.memory=null"], ["device.units.gpu.memory", "set memory:"]),
+    (ROOT / "hwconfigs/npu-only.yaml", ["hw.device.units.npu.macs_per_pe={}"], ["macs_per_pe", "at least 1"]),
+])
+def test_fuzzing_finds_empty_parts(cli, hw, sets, needles):
+    args = ["run", hw, GPT3 if hw != H100 else LLAMA, "--set", "workload.layers=1"]
+    args += ["--set", "workload.requests=4"] if hw != H100 else []
+    for s in sets:
+        args += ["--set", s]
+    expect_error(cli, args, *needles)

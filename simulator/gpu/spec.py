@@ -61,7 +61,7 @@ class GpuSpec(UnitSpec):
     clock: Frequency = Field(description="SM clock under tensor load (boost)")
     max_clock: Frequency | None = Field(None, description="highest SM clock (light load); default `clock`")
     tensor_flops_per_clock_per_sm: dict[DTypeName, PositiveFloat] = Field(
-        description="dense tensor-core FLOP per clock per SM, by dtype")
+        min_length=1, description="dense tensor-core FLOP per clock per SM, by dtype")
     cuda_flops_per_clock_per_sm: PositiveFloat = Field(256.0, description="FP32 FMA FLOP per clock per SM")
     sfu_ops_per_clock_per_sm: PositiveFloat = Field(16.0, description="special-function (exp) results per clock per SM")
     registers_per_sm: Size = "256 KiB"
@@ -87,6 +87,8 @@ class GpuSpec(UnitSpec):
 
     @model_validator(mode="after")
     def _clocks(self) -> GpuSpec:
+        if self.memory is None:
+            raise ValueError("memory: a GPU reads its operands from a device memory; set memory: to one of them")
         if self.max_clock is not None and self.max_clock < self.clock:
             raise ValueError(f"max_clock ({self.max_clock:g} Hz) must be at least clock ({self.clock:g} Hz)")
         if self.power_cap is not None and self.power_cap.sustained_clock > self.clock:

@@ -109,7 +109,7 @@ class NpuSpec(UnitSpec):
     gemv_threshold: int = Field(
         16, ge=0, description="a GEMM with at most this many rows may map to the vector units (0: never)")
     macs_per_pe: dict[DTypeName, PositiveFloat] = Field(
-        default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
+        default_factory=lambda: {"fp16": 1.0, "bf16": 1.0}, min_length=1,
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
 
     def peak_flops(self, dtype: str) -> float:
