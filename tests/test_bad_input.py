@@ -326,3 +326,15 @@ def test_fuzzing_finds_empty_parts(cli, hw, sets, needles):
     for s in sets:
         args += ["--set", s]
     expect_error(cli, args, *needles)
+
+
+@pytest.mark.parametrize("sets,needles", [
+    (["hw.device.units.pim.gwrite_bursts=32000000000"], ["gwrite_bursts", "refresh interval"]),
+    (["hw.device.units.pim.pipeline_fill=100000000"], ["pipeline_fill", "refresh interval"]),
+])
+def test_pim_commands_longer_than_a_refresh_interval(cli, sets, needles):
+    """A hang the third 2 000-example fuzzing run found: a GWRITE of 3.2e10 bursts."""
+    args = ["run", NEUPIMS, GPT3, "--set", "workload.requests=4", "--set", "workload.layers=1"]
+    for s in sets:
+        args += ["--set", s]
+    expect_error(cli, args, *needles)

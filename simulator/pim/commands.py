@@ -233,6 +233,13 @@ def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
                           f"elements of one row (min of row_bytes and global_buffer); allowed: 1 to {row_elements}",
                           key="comp_elements")
     per_burst = tm.tCCD_S + tm.tCCD_L if spec.gwrite_spacing == "ccd_s+ccd_l" else max(burst, tm.tCCD_S)
+    pu_ticks = math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
+                         / (spec.clock * memory.tck) - 1e-3)
+    for key, cycles in (("gwrite_bursts", spec.gwrite_bursts * per_burst),
+                        ("pipeline_fill", spec.pipeline_fill * max(pu_ticks, tm.tCCD_L))):
+        if cycles >= tm.tREFI:      # one command would span a refresh interval: no DRAM schedules that
+            raise ConfigError(f"{key} makes one PIM command {cycles:g} cycles, not shorter than the refresh "
+                              f"interval tREFI ({tm.tREFI:g} cycles)", key=key)
     return PimTiming(
         tck=memory.tck, channels=org.channels * org.pseudo_channels, ranks=org.ranks, bank_groups=org.bank_groups,
         banks=org.banks, row_elements=row_elements, coverage=spec.coverage, burst=burst, ccd_s=int(tm.tCCD_S),
@@ -242,6 +249,5 @@ def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
         read_latency=int(tm.CL) + burst, refi=int(tm.tREFI), rfc=int(tm.tRFC),
         gwrite=spec.gwrite_bursts * int(per_burst), fill=spec.pipeline_fill, row_buffer=spec.row_buffer,
         refresh_guard=spec.refresh_guard,
-        pu_ticks=math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
-                           / (spec.clock * memory.tck) - 1e-3),
+        pu_ticks=pu_ticks,
         row_commands=spec.row_commands, row_release=spec.row_release)
