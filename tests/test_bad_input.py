@@ -338,3 +338,15 @@ def test_pim_commands_longer_than_a_refresh_interval(cli, sets, needles):
     for s in sets:
         args += ["--set", s]
     expect_error(cli, args, *needles)
+
+
+@pytest.mark.parametrize("sets,needles", [
+    (["hw.device.memories.hbm.organisation.channels=96"], ["96 is not a power of two", "neupims.yaml"]),
+    (["hw.device.units.pim.dtype=1e400 GB/s"], ["pim.dtype", "is not allowed"]),
+])
+def test_fuzzing_finds_model_shapes(cli, sets, needles):
+    """Inputs the fourth 2 000-example fuzzing run found."""
+    args = ["run", NEUPIMS, GPT3, "--set", "workload.requests=4", "--set", "workload.layers=1"]
+    for s in sets:
+        args += ["--set", s]
+    expect_error(cli, args, *needles)
