@@ -4,6 +4,7 @@ Property (tests/fuzzing.py): exit 0 with strict JSON whose invariants hold, or e
 traceback, never past the time limit. This is the short CI budget; benchmarks/fuzz_cli.py runs the long one.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from hypothesis import strategies as st
 @pytest.fixture(scope="module", autouse=True)
 def warm():
     warm_up(TMP)
+    yield
+    shutil.rmtree(TMP, ignore_errors=True)
 
 TMP = Path(tempfile.mkdtemp(prefix="xpusim-fuzz-"))
 FUZZ = settings(max_examples=12, deadline=None, derandomize=True,
