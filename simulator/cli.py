@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator.errors import UserError
+from simulator.errors import BUG_REPORT, InternalError, UserError
 from simulator.resources import data_root
 
 ROOT = data_root()  # the checkout, or the installed package's data: hwconfigs/, workloads/, notebooks/
@@ -41,11 +41,11 @@ def _save_json(args: argparse.Namespace, result: dict) -> None:
     from simulator.report.outputs import write_atomically
 
     text = _json({**result, "provenance": provenance()}) + "\n"
-    write_atomically(Path(args.out), lambda tmp: (tmp / "summary.json").write_text(text))
+    write_atomically(Path(args.out), lambda tmp: (tmp / "summary.json").write_text(text), force=args.force)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simulator.report.outputs import write_run
+    from simulator.report.outputs import check_output, write_run
     from simulator.report.text import summary_text
     from simulator.run import simulate
 
@@ -55,10 +55,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"\r  simulating layer {i}/{n}", end="" if i < n else "\n", file=sys.stderr, flush=True)
 
     hw, workload = resolve(args.hw, HW_DIR, args.path, ("system",)), resolve(args.workload, WL_DIR, args.path)
+    if args.out:
+        check_output(Path(args.out), args.force)
     run = simulate(hw, workload, args.set, level=args.level, memoise=False if args.no_memoise else None,
                    progress=progress)
     if args.out:
-        write_run(run, Path(args.out), argv=["simulate", *sys.argv[1:]], plot_format=args.plot_format)
+        write_run(run, Path(args.out), argv=["simulate", *sys.argv[1:]], plot_format=args.plot_format,
+                  force=args.force)
     if args.json:
         print(_json(run.summary))
     else:
@@ -162,7 +165,8 @@ def cmd_memtrace(args: argparse.Namespace) -> int:
 
     hw = resolve(args.hw, HW_DIR, args.path)
     overrides = _hw_only(args.set)
-    if (read_yaml(hw) or {}).get("kind") == "system":
+    raw = read_yaml(hw)
+    if isinstance(raw, dict) and raw.get("kind") == "system":
         memories = load_system(hw, overrides).memories
         if len(memories) != 1:
             raise ConfigError(f"the system has {len(memories)} memories; give a memory file", file=str(hw))
@@ -234,8 +238,15 @@ EXAMPLES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one-line UserErrors (exit 2) instead of a usage block."""
+
+    def error(self, message: str):
+        raise UserError(f"{message}; see '{self.prog} --help'", file=self.prog)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="simulate", description="Cycle-level simulator for LLM accelerators.",
+    p = _Parser(prog="simulate", description="Cycle-level simulator for LLM accelerators.",
                                 epilog="Names such as h100 or llama2-7b are found in --path folders, XPUSIM_PATH, "
                                        "then the shipped presets (see `simulate list`).")
     from simulator.record import version
@@ -394,7 +405,9 @@ def _json_set(p: argparse.ArgumentParser, what: str = "print one JSON object on 
 
 
 def _out(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--out", metavar="DIR", help=what + "; written atomically")
+    p.add_argument("--out", metavar="DIR", help=what + "; written atomically, never over files it did not write")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out directory that is not a run record (other files are kept)")
 
 
 def _path(p: argparse.ArgumentParser) -> None:
@@ -414,17 +427,36 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Exit 0 on success, 2 with one line on a user error (or a signal), 3 with one line on a simulator bug."""
+    from simulator.report.outputs import interruptible
+
     try:
-        return args.func(args)
+        with interruptible():
+            args = parser().parse_args(argv)
+            return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # the reader went away (e.g. `| head`): not an error
         return 0
+    except MemoryError:
+        print("error: the run needs more memory than this machine has; reduce batch, requests, layers or the "
+              "op's shape", file=sys.stderr)
+        return 2
+    except InternalError as exc:
+        print(f"error: internal error: {_one_line(str(exc))[:300]}; {BUG_REPORT}", file=sys.stderr)
+        return 3
+    except Exception as exc:
+        if os.environ.get("XPUSIM_DEBUG"):
+            raise
+        print(f"error: internal error: {exc.__class__.__name__}: {_one_line(str(exc))[:300]}; {BUG_REPORT}",
+              file=sys.stderr)
+        return 3
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ class ConfigError(UserError):
     """A hardware or workload configuration value that is missing, unknown or impossible."""
 
 
+class InternalError(Exception):
+    """A broken invariant or an unexpected exception: a bug in the simulator, not in the input; the CLI exits 3."""
+
+
+BUG_REPORT = ("this is a bug in the simulator, not in your input; please report it with the command line "
+              "and input files (set XPUSIM_DEBUG=1 for the traceback)")
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' suffix for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

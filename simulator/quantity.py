@@ -9,6 +9,7 @@ forgotten unit is an error rather than a silent factor of 1e9.
 
 from __future__ import annotations
 
+import math
 import re
 
 from simulator.errors import allowed, did_you_mean
@@ -73,6 +74,8 @@ def parse(value: object, dimension: str) -> float:
     if isinstance(value, bool):
         raise QuantityError(f"expected a {dimension}, got {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise QuantityError(f"{value!r} is not a finite {dimension}")
         if value == 0:
             return 0.0
         if "" in UNITS[dimension]:
@@ -91,7 +94,10 @@ def parse(value: object, dimension: str) -> float:
         hint = f" ('{unit}' is a unit of {other[0]})" if other else did_you_mean(unit, [u for u in units if u])
         raise QuantityError(f"unknown unit '{unit}' for a {dimension}{hint}; "
                             f"{allowed([u for u in units if u])}")
-    return number * units[unit]
+    result = number * units[unit]
+    if not math.isfinite(result):
+        raise QuantityError(f"'{value}' is not a finite {dimension} (too large to represent)")
+    return result
 
 
 def fmt(value: float, dimension: str) -> str:

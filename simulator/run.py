@@ -18,7 +18,8 @@ from simulator.config.loader import Document, load, load_data, parse_set
 from simulator.engine.executor import Executor, Result
 from simulator.engine.stats import Stats
 from simulator.errors import ConfigError
-from simulator.hardware.system import System, build_system
+from simulator.hardware.system import System, build_system, unit_level
+from simulator.invariants import check_arguments, check_run
 from simulator.lowering.graph import OpGraph
 from simulator.mapping.plan import plan_graphs
 from simulator.mapping.schedule import Schedule, map_graph
@@ -55,6 +56,9 @@ class Run:
         out = self.stats.summary()
         spec = self.workload.spec
         out["software"] = {"implementation": spec.implementation, "execution": spec.execution}
+        out["unit_levels"] = {name: unit_level(self.system, name, self.result.level)
+                              for name in list(self.system.units) + (["link"] if self.system.link else [])}
+        check_run(self, out)
         out["config"] = {"hw": hw_config(self.system, self.result.level),
                          "workload": workload_config(self.workload, self.memoise)}
         return out
@@ -98,6 +102,7 @@ def simulate(hw: HwInput, workload: WorkloadInput, sets: Sequence[str] = (), *, 
     file's contents, or a validated object (`System`; `Workload` or `WorkloadSpec`). `overrides` are `--set` items
     (`["workload.batch=16"]`) or a dict of them (`{"hw.devices": 8, "workload.batch": 16}`); `sets` is the older
     positional form of the same. `level` overrides the system's fidelity level; `memoise` the workload's."""
+    check_arguments(sets=sets, level=level, memoise=memoise, progress=progress)
     start = time.perf_counter()
     split = _overrides(sets, overrides)
     system = _system(hw, split["hw"])
@@ -106,7 +111,13 @@ def simulate(hw: HwInput, workload: WorkloadInput, sets: Sequence[str] = (), *, 
     graph = plan.graphs[0][0]
     schedule = map_graph(graph, system, wl, plan)
     memo = wl.spec.schedule.memoise if memoise is None else memoise
-    result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
+    try:
+        result = Executor(schedule, level=level, memoise=memo, progress=progress).run()
+    except ConfigError as exc:      # a unit model's objection (e.g. a dtype it lacks): name the file it concerns
+        if exc.file is None:        # (SimPy re-raises a copy made from the message: the key is in the detail)
+            exc.file = str(wl.path) if exc.detail.startswith("dtype") else str(system.path)
+            exc.args = (exc.format(),)
+        raise
     return Run(system, wl, graph, schedule, result, memo, wall_s=time.perf_counter() - start)
 
 

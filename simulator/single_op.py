@@ -9,8 +9,8 @@ import numpy as np
 
 from simulator.config.loader import parse_set
 from simulator.errors import ConfigError, allowed
-from simulator.hardware.roofline import unit_peaks
-from simulator.hardware.system import load_system
+from simulator.hardware.registry import lookup
+from simulator.hardware.system import load_system, unit_level
 from simulator.hardware.unit import energy_table
 from simulator.lowering import builders as mk
 from simulator.lowering.ops import DTYPE_BYTES, Op
@@ -50,18 +50,38 @@ def run_op(hw: Path, op: Op, *, unit: str | None = None, level: str | None = Non
         raise ConfigError("simulate op takes only hw.<key> overrides", file="--set")
     system = load_system(hw, overrides["hw"])
     name = unit or system.mapping.get(op.op_class)
-    if name not in system.units and name != "link":
-        raise ConfigError(f"unknown unit '{name}'; {allowed(system.units)}", file="--unit")
+    if name is None:
+        raise ConfigError(f"no unit of {system.name} runs {op.op_class} ops", file=str(hw), key="mapping")
+    if name not in system.units:
+        raise ConfigError(f"unknown unit '{name}'{' (the link runs only collectives)' if name == 'link' else ''}; "
+                          f"{allowed(system.units)}", file="--unit")
+    serves = lookup(system.units[name].type, file=str(hw), key=name).serves
+    if op.op_class not in serves:
+        raise ConfigError(f"unit '{name}' ({system.units[name].type}) cannot run {op.op_class} ops; it runs "
+                          f"{', '.join(serves)}", file="--unit")
+    memory = system.memories.get(system.units[name].memory or "")
+    if memory is not None and op.bytes > memory.capacity_bytes:
+        raise ConfigError(f"the op moves {op.bytes:.4g} bytes of operands, more than the "
+                          f"{memory.capacity_bytes:.4g} bytes of memory '{memory.name}'; allowed: a smaller shape",
+                          file="simulate op")
+    level = level or system.level
     model = system.model(name, level)
     isolated = getattr(model, "cost_isolated", None)  # a model may price a lone call differently (GPU eager launch)
-    cost = isolated(op) if isolated is not None else model.cost(op)
+    try:
+        cost = isolated(op) if isolated is not None else model.cost(op)
+    except ConfigError as exc:      # the unit lacks what the op needs (e.g. its dtype): blame the option
+        if exc.file is None:
+            exc.file = "--dtype" if "dtype" in str(exc) or op.dtype in str(exc) else "simulate op"
+            exc.args = (exc.format(),)
+        raise
     spec = system.units[name]
     table = energy_table(model, spec)
     energy = sum(n * table.get(a, 0.0) for a, n in cost.counts.items())
-    peak = unit_peaks(system).get(name, (0.0, 0.0))[0]
+    roof = system.model(name, "analytical")
+    peak = roof.rate(op) if op.flops else 0.0      # the peak of this op's class and dtype
     achieved = op.flops / cost.time_s if cost.time_s else 0.0
     out = {
-        "system": system.name, "unit": name, "unit_type": spec.type, "level": level or system.level,
+        "system": system.name, "unit": name, "unit_type": spec.type, "level": unit_level(system, name, level),
         "op": op.kind, "shape": dict(op.shape), "dtype": op.dtype,
         "latency_s": cost.time_s, "cycles": cost.cycles, "bound": cost.bound,
         "flops": op.flops, "bytes": op.bytes, "achieved_tflops": achieved / 1e12,

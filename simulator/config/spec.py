@@ -7,18 +7,42 @@ use the annotated types below, so a value such as "1 GHz" is parsed by `simulato
 from __future__ import annotations
 
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from simulator import quantity
 from simulator.errors import ConfigError, allowed, did_you_mean
 
+MAX_INT = 2**53
+
 
 class Spec(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable once validated."""
+    """Base of every config section: unknown keys are errors, values are immutable once validated, and types are
+    strict: a boolean is not a number, an integer field takes only integers, floats must be finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
+                              allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_integers(cls, data: Any) -> Any:
+        """Integers beyond 2^53 (exact as floats, safe in int64 products) are not hardware or workload values."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                    raise ValueError(f"{key}: {value} is too large; allowed: at most 2^53 = {MAX_INT}")
+        return data
 
 
 def _quantity(dimension: str):
@@ -38,7 +62,7 @@ def _power_of_two(value: int) -> int:
     return value
 
 
-Frequency = Annotated[float, _quantity("frequency"), _in_base_unit("Hz"), Field(gt=0)]
+Frequency = Annotated[float, _quantity("frequency"), _in_base_unit("Hz"), Field(ge=1e6, le=1e12)]   # 1 MHz-1 THz
 Time = Annotated[float, _quantity("time"), _in_base_unit("s"), Field(ge=0)]
 Size = Annotated[float, _quantity("size"), _in_base_unit("B"), Field(gt=0)]
 Bandwidth = Annotated[float, _quantity("bandwidth"), _in_base_unit("B/s"), Field(gt=0)]
@@ -46,9 +70,14 @@ Energy = Annotated[float, _quantity("energy"), _in_base_unit("J"), Field(ge=0)]
 EnergyPerBit = Annotated[float, _quantity("energy_per_bit"), _in_base_unit("J/bit"), Field(ge=0)]
 Power = Annotated[float, _quantity("power"), _in_base_unit("W"), Field(ge=0)]
 TransferRate = Annotated[float, _quantity("transfer_rate"), _in_base_unit("T/s"), Field(gt=0)]
-Cycles = Annotated[float, _quantity("cycles"), Field(ge=0)]
+Cycles = Annotated[float, _quantity("cycles"), Field(ge=0, le=2**32)]     # a timing, not a whole run
 Ratio = Annotated[float, _quantity("ratio"), Field(gt=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
+DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",          # simulator/lowering/ops.py
+                    "int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"]
+PositiveFloat = Annotated[float, Field(gt=0)]        # a rate or count per cycle: finite (Spec) and > 0
+Pair = Annotated[tuple[PositiveInt, PositiveInt],
+                 BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]  # YAML has lists, not tuples
 PowerOfTwo = Annotated[int, AfterValidator(_power_of_two)]
 
 
@@ -77,6 +106,9 @@ def _config_error(model: type[BaseModel], exc: ValidationError, file: str, prefi
                            file=file, key=key)
     msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
     if isinstance(err.get("input"), dict):        # a whole-document check: its message names the keys
+        field, sep, rest = msg.partition(": ")
+        if sep and field.split(".")[0] in err["input"] and " " not in field:   # 'key.path: what is wrong'
+            return ConfigError(rest, file=file, key=".".join(p for p in (key, field) if p))
         return ConfigError(msg, file=file, key=key)
     return ConfigError(f"{msg} (got {err.get('input')!r})", file=file, key=key)
 

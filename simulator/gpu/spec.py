@@ -12,7 +12,19 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from simulator.config.spec import Bandwidth, Frequency, PositiveInt, Power, Ratio, Size, Spec, Time
+from simulator.config.spec import (
+    Bandwidth,
+    DTypeName,
+    Frequency,
+    Pair,
+    PositiveFloat,
+    PositiveInt,
+    Power,
+    Ratio,
+    Size,
+    Spec,
+    Time,
+)
 from simulator.hardware.unit import UnitSpec
 
 
@@ -30,7 +42,7 @@ class PowerCap(Spec):
 class GemmTiling(Spec):
     """CTA tile candidates of the GEMM library (CUTLASS-like); the model picks the fastest, as cuBLAS's heuristic."""
 
-    tiles: list[tuple[PositiveInt, PositiveInt]] = Field(
+    tiles: list[Pair] = Field(
         default=[(64, 64), (64, 128), (128, 64), (128, 128), (128, 256), (256, 128)],
         description="(BM, BN) CTA tiles, BM along the tokens (M), BN along the output features (N)")
     bk: PositiveInt = Field(64, description="K depth of one pipeline stage")
@@ -55,10 +67,10 @@ class GpuSpec(UnitSpec):
     sms: PositiveInt
     clock: Frequency = Field(description="SM clock under tensor load (boost)")
     max_clock: Frequency | None = Field(None, description="highest SM clock (light load); default `clock`")
-    tensor_flops_per_clock_per_sm: dict[str, float] = Field(
-        description="dense tensor-core FLOP per clock per SM, by dtype")
-    cuda_flops_per_clock_per_sm: float = Field(256.0, description="FP32 FMA FLOP per clock per SM")
-    sfu_ops_per_clock_per_sm: float = Field(16.0, description="special-function (exp) results per clock per SM")
+    tensor_flops_per_clock_per_sm: dict[DTypeName, PositiveFloat] = Field(
+        min_length=1, description="dense tensor-core FLOP per clock per SM, by dtype")
+    cuda_flops_per_clock_per_sm: PositiveFloat = Field(256.0, description="FP32 FMA FLOP per clock per SM")
+    sfu_ops_per_clock_per_sm: PositiveFloat = Field(16.0, description="special-function (exp) results per clock per SM")
     registers_per_sm: Size = "256 KiB"
     shared_memory_per_sm: Size = "228 KiB"
     l1_per_sm: Size = Field("256 KiB", description="L1 + shared memory per SM")
@@ -72,7 +84,7 @@ class GpuSpec(UnitSpec):
         "32 KiB", description="bytes one CTA of a streaming kernel keeps in flight (async-copy stages)")
     tensor_efficiency: Ratio = Field(
         1.0, description="fraction of the tensor-core peak a CTA main loop sustains at the kernel's clock")
-    unaligned_elements_per_clock_per_sm: float = Field(
+    unaligned_elements_per_clock_per_sm: PositiveFloat = Field(
         4.0, description="operand elements per clock per SM of the alignment-1 GEMM fallback (N % 8 != 0)")
     launch_overhead: Time = Field("2 us", description="fixed start-up and tail of one kernel (inside a CUDA graph)")
     eager_launch_gap: Time = Field("0 us", description="extra gap per kernel when launched eagerly from the host")
@@ -85,6 +97,8 @@ class GpuSpec(UnitSpec):
 
     @model_validator(mode="after")
     def _clocks(self) -> GpuSpec:
+        if self.memory is None:
+            raise ValueError("memory: a GPU reads its operands from a device memory; set memory: to one of them")
         if self.max_clock is not None and self.max_clock < self.clock:
             raise ValueError(f"max_clock ({self.max_clock:g} Hz) must be at least clock ({self.clock:g} Hz)")
         if self.power_cap is not None and self.power_cap.sustained_clock > self.clock:

@@ -27,10 +27,16 @@ class UnitType:
 
     def model(self, level: str, name: str, spec: UnitSpec, memory: MemorySpec | None) -> Any:
         """The model at `level`, or the most detailed one below it (a level a unit lacks falls back)."""
+        return self.models[self.level_at(level)](name, spec, memory)
+
+    def level_at(self, level: str) -> str:
+        """`level` if this unit type has a model there, else the most detailed level below it."""
+        if level not in LEVELS:
+            raise ConfigError(f"level {level!r} is not allowed; {allowed(LEVELS)}", key="level")
         for lvl in reversed(LEVELS[: LEVELS.index(level) + 1]):
             if lvl in self.models:
-                return self.models[lvl](name, spec, memory)
-        raise KeyError(level)
+                return lvl
+        raise ConfigError(f"unit type '{self.name}' has no model at or below level {level!r}", key="level")
 
 
 UNIT_TYPES: dict[str, UnitType] = {}
@@ -46,7 +52,7 @@ def register(unit_type: UnitType) -> UnitType:
 def lookup(type_name: object, *, file: str, key: str) -> UnitType:
     from simulator.hardware import units  # noqa: F401  (registers the built-in unit types)
 
-    if type_name not in UNIT_TYPES:
+    if not isinstance(type_name, str) or type_name not in UNIT_TYPES:
         raise ConfigError(f"unknown unit type {type_name!r}{did_you_mean(str(type_name), UNIT_TYPES)}; "
                           f"{allowed(UNIT_TYPES)}", file=file, key=key)
     return UNIT_TYPES[type_name]

@@ -181,6 +181,13 @@ class System:
         return {name: self.model(name, level, group) for name in names}
 
 
+def unit_level(system: System, name: str, level: str) -> str:
+    """The level unit `name` actually runs at when `level` is asked for (a level a unit lacks falls back)."""
+    if name == "link":
+        return "analytical"
+    return lookup(system.units[name].type, file=str(system.path), key=name).level_at(level)
+
+
 def load_system(path: str | Path, overrides: dict[str, Any] | None = None) -> System:
     doc = load(path, overrides, kinds=("system",))
     return build_system(doc)
@@ -222,11 +229,13 @@ def _single(layout: SystemLayout, doc: Document) -> System:
     devices = layout.devices or 1
     group = _group("device", devices, layout.device.memories, layout.device.units, layout.mapping, file,
                    "device")
-    link = (validate(LinkSpec, _strip(layout.interconnect), file=file, prefix="interconnect")
+    link = (validate(LinkSpec, _strip(layout.interconnect, "link", file, "interconnect"), file=file,
+                     prefix="interconnect")
             if layout.interconnect is not None else None)
     if devices > 1 and link is None:
         raise ConfigError("a system of several devices needs an interconnect", file=file, key="interconnect")
-    raw = ({"pattern": link.topology, "link": _strip(layout.interconnect or {})} if link is not None
+    raw = ({"pattern": link.topology, "link": _strip(layout.interconnect or {}, "link", file, "interconnect")}
+           if link is not None
            else {"pattern": "graph"})
     topology = build_topology(raw, {"device": devices}, file=file, key="interconnect")
     return System(layout.name, layout.source, layout.level, {"device": group}, topology, doc.path, doc.data,
@@ -236,13 +245,14 @@ def _single(layout: SystemLayout, doc: Document) -> System:
 def _group(name: str, count: int, raw_memories: dict[str, Any], raw_units: dict[str, Any],
            raw_mapping: dict[str, str], file: str, key: str, static_power: float = 0.0,
            source: str = "") -> DeviceGroup:
-    memories = {n: validate(MemorySpec, {"name": n, **_strip(m)}, file=file, prefix=f"{key}.memories.{n}")
+    memories = {n: validate(MemorySpec, {"name": n, **_strip(m, "memory", file, f"{key}.memories.{n}")},
+                            file=file, prefix=f"{key}.memories.{n}")
                 for n, m in raw_memories.items()}
     units: dict[str, UnitSpec] = {}
     for n, raw in raw_units.items():
         ukey = f"{key}.units.{n}"
         unit_type = lookup(raw.get("type"), file=file, key=f"{ukey}.type")
-        spec = validate(unit_type.spec, _strip(raw), file=file, prefix=ukey)
+        spec = validate(unit_type.spec, _strip(raw, "unit", file, ukey), file=file, prefix=ukey)
         if spec.memory is not None and spec.memory not in memories:
             raise ConfigError(f"unknown memory '{spec.memory}'; {allowed(memories)}", file=file,
                               key=f"{ukey}.memory")
@@ -251,8 +261,11 @@ def _group(name: str, count: int, raw_memories: dict[str, Any], raw_units: dict[
     return DeviceGroup(name, count, memories, units, mapping, static_power, source)
 
 
-def _strip(part: dict[str, Any]) -> dict[str, Any]:
-    """A part as its spec sees it: header keys of included files are already gone; drop `kind` of inline parts."""
+def _strip(part: dict[str, Any], kind: str, file: str, key: str) -> dict[str, Any]:
+    """A part as its spec sees it: header keys of included files are already gone; an inline part's `kind`, if
+    given, must be the part's kind, and is dropped."""
+    if "kind" in part and part["kind"] != kind:
+        raise ConfigError(f"kind is {part['kind']!r}; allowed here: {kind}", file=file, key=f"{key}.kind")
     return {k: v for k, v in part.items() if k != "kind"}
 
 
@@ -286,8 +299,10 @@ def doc_errors(doc: Document, prefix: str = "hw") -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        for key in doc.overrides:
-            if exc.key and (exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")):
+        blamed = [key for section, key in doc.created.items() if exc.key and exc.key.startswith(section + ".")]
+        for key in blamed + list(doc.overrides):
+            if exc.key and (key in blamed or exc.key == key or exc.key.startswith(key + ".")
+                            or key.startswith(exc.key + ".")):
                 exc.file = f"--set {prefix}.{key}"
                 exc.args = (exc.format(),)
                 break

@@ -142,8 +142,10 @@ class Lowering:
         s = self.w.spec
         ids = np.arange(len(self.w.kv_lens)) if requests is None else np.asarray(requests, dtype=np.int64)
         kv = np.asarray(self.w.kv_lens, dtype=np.int64)[ids]
-        if s.phase == "prefill":
-            groups = [("attention", kv, s.prompt_len, True)]
+        if s.phase == "prefill":    # prompts of one length share an op (a trace may give several lengths)
+            lengths = np.unique(kv)
+            groups = [("attention" if len(lengths) == 1 else f"attention.len{n}", kv[kv == n], int(n), True)
+                      for n in lengths.tolist()]
         elif s.phase == "mixed":
             groups = [("attention", kv, 1, False),
                       ("attention_chunk", np.array([s.prompt_len + s.chunk_len]), s.chunk_len, True)]

@@ -17,6 +17,23 @@ from simulator.errors import UserError
 from simulator.memory.spec import MemorySpec
 
 LEVELS = ("command", "transaction")
+MAX_REFRESH_INTERVALS = 2_000_000   # the command level steps refresh by refresh, ~2 us each: about 5 s at most
+
+
+def _check_span(spec: MemorySpec, inject, trace_path) -> None:
+    """The command level simulates idle time refresh by refresh: bound the trace's span before starting."""
+    t = spec.timing
+    if spec.controller.refresh == "none" or t is None or not len(inject):
+        return
+    interval = t.tREFIpb if spec.controller.refresh == "per-bank" and t.tREFIpb else t.tREFI
+    if spec.controller.refresh == "per-bank" and not t.tREFIpb:
+        interval = t.tREFI / spec.organisation.banks
+    span = int(inject[-1]) / interval * spec.organisation.ranks
+    if span > MAX_REFRESH_INTERVALS:
+        most = MAX_REFRESH_INTERVALS * interval / spec.organisation.ranks
+        raise UserError(f"the trace spans {int(inject[-1])} cycles, {span:.3g} refresh intervals; allowed: at most "
+                        f"{MAX_REFRESH_INTERVALS} (about {most:.3g} cycles) at the command level, or --level "
+                        "transaction", file=str(trace_path))
 
 
 def run_memtrace(spec: MemorySpec, trace_path: Path, level: str = "command") -> dict[str, Any]:
@@ -29,6 +46,8 @@ def run_memtrace(spec: MemorySpec, trace_path: Path, level: str = "command") -> 
         raise UserError(f"level {level!r} is not allowed; allowed: {', '.join(LEVELS)}", key="--level")
     check_model(spec)
     inject, is_write, addr = trace.read_trace(Path(trace_path), spec.capacity_bytes)
+    if level == "command":
+        _check_span(spec, inject, trace_path)
     if level == "command":
         res = command.simulate_requests(spec, inject, is_write, addr)
         out = stats.summarise(spec, res, is_write, level="command")

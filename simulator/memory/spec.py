@@ -26,6 +26,16 @@ from simulator.config.spec import (
     TransferRate,
 )
 
+# Data transfers per pin per command clock (CK) of each standard: DDR and HBM transfer on both CK edges; GDDR6
+# (JESD250: WCK = 2 x CK, double data rate on WCK) and LPDDR5 (JESD209-5: WCK:CK = 4:1 at 6400 MT/s) move 8 per CK.
+# With half_tick (HBM3), tck is half a CK. A tck that is n CKs (a slower controller clock) moves n times as many.
+TRANSFERS_PER_CK = {"DDR3": 2, "DDR4": 2, "DDR5": 2, "HBM": 2, "HBM2": 2, "HBM2E": 2, "HBM3": 2, "HBM3E": 2,
+                    "GDDR6": 8, "LPDDR5": 8}
+
+
+def _powers_of_two(org: Organisation) -> bool:
+    return all(n & (n - 1) == 0 for n in (org.channels, org.pseudo_channels, org.ranks))
+
 
 class Organisation(Spec):
     """How one memory system is built: channels of ranks of bank groups of banks of rows."""
@@ -55,6 +65,9 @@ class Organisation(Spec):
     @property
     def capacity_bytes(self) -> int:
         return self.channels * self.pseudo_channels * self.banks * self.rows * self.row_bytes
+
+
+MAX_TREFI = 2**24     # cycles between refreshes: JEDEC parts are ~10^4 (3.9-7.8 us at a few hundred ps)
 
 
 class Timing(Spec):
@@ -98,6 +111,15 @@ class Timing(Spec):
             value = getattr(self, name)
             if value is not None and value != math.floor(value):
                 raise ValueError(f"{name} must be a whole number of cycles (got {value:g})")
+        if self.tREFI > MAX_TREFI:
+            raise ValueError(f"tREFI ({self.tREFI:g}) is beyond {MAX_TREFI} cycles (JEDEC parts refresh every few "
+                             f"microseconds, ~10^4 cycles)")
+        for name in ("CL", "CWL", "tRCD", "tRCDWR", "tRP", "tRAS", "tRC", "tCCD_S", "tCCD_L", "tRRD_S", "tRRD_L",
+                     "tFAW", "tWR", "tRTP_S", "tRTP_L", "tWTR_S", "tWTR_L", "tRTRS", "tCCD_R", "tBURST", "tPPD"):
+            value = getattr(self, name)
+            if value is not None and value >= self.tREFI:
+                raise ValueError(f"{name} ({value:g}) must be shorter than the refresh interval tREFI "
+                                 f"({self.tREFI:g}): a bank could not work between refreshes")
         if trc < self.tRAS + self.tRP:
             raise ValueError(f"tRC ({trc:g}) must be at least tRAS + tRP ({self.tRAS + self.tRP:g})")
         if self.tRAS < self.tRCD:
@@ -206,6 +228,30 @@ class MemorySpec(Spec):
     energy: MemoryEnergy = MemoryEnergy()
     efficiency: Ratio = Field(1.0, description="sustained fraction of peak bandwidth for the analytical level")
     capacity: Size | None = Field(None, description="overrides the capacity derived from the organisation")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemorySpec:
+        """The address mapping fits the organisation; tck and data_rate agree for the standard."""
+        from simulator.memory.dram import mapping
+
+        try:
+            mapping.parse_order(self.controller.address_mapping)
+            if self.timing is not None and _powers_of_two(self.organisation):   # the DRAM model decodes with it
+                mapping.check(self)
+        except ValueError as exc:
+            raise ValueError(f"controller.address_mapping: {exc}") from None
+        per_clock = TRANSFERS_PER_CK.get(self.standard.upper())
+        if per_clock is not None:
+            per_tck = per_clock / 2 if self.controller.half_tick else per_clock
+            ratio = self.data_rate * self.tck / per_tck
+            k = round(ratio)
+            if k < 1 or abs(ratio - k) > 0.02 * k:
+                raise ValueError(f"tck ({self.tck * 1e9:g} ns) and data_rate ({self.data_rate / 1e9:g} GT/s) "
+                                 f"disagree: {self.standard} moves {per_tck:g} transfers per tck "
+                                 f"{'(half_tick) ' if self.controller.half_tick else ''}(or a whole multiple "
+                                 f"of it), these give {self.data_rate * self.tck:.4g}; allowed: tck = "
+                                 f"{per_tck / self.data_rate * 1e9:.4g} ns x n")
+        return self
 
     @property
     def capacity_bytes(self) -> float:

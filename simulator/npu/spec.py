@@ -9,7 +9,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from simulator.config.spec import Cycles, Frequency, PositiveInt, Size, Spec
+from simulator.config.spec import (
+    Cycles,
+    DTypeName,
+    Frequency,
+    PositiveFloat,
+    PositiveInt,
+    Size,
+    Spec,
+)
 from simulator.hardware.unit import UnitSpec
 from simulator.npu.noc_spec import NocSpec
 
@@ -154,8 +162,8 @@ class NpuSpec(UnitSpec):
     noc: NocSpec | None = Field(None, description="network joining the cores (none: one core)")
     gemv_threshold: int = Field(
         16, ge=0, description="a GEMM with at most this many rows may map to the vector units (0: never)")
-    macs_per_pe: dict[str, float] = Field(
-        default_factory=lambda: {"fp16": 1.0, "bf16": 1.0},
+    macs_per_pe: dict[DTypeName, PositiveFloat] = Field(
+        default_factory=lambda: {"fp16": 1.0, "bf16": 1.0}, min_length=1,
         description="MACs per PE per cycle by dtype; a dtype missing here is not supported")
     mapping: Mappings = Field(default_factory=Mappings, description="mapping choices per op kind")
     pe: Literal["mac", "bitserial", "lut"] = Field(

@@ -42,6 +42,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from simulator.errors import ConfigError
 from simulator.memory.spec import MemorySpec
 from simulator.pim.spec import PimSpec
 
@@ -244,17 +245,28 @@ class PimTiming:
 def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
     tm, org = memory.timing, memory.organisation
     if tm is None:
-        raise ValueError(f"memory '{memory.name}' has no timing section; the PIM model needs one")
+        raise ConfigError(f"memory '{memory.name}' has no timing section; the PIM model needs one", key="timing")
     burst = int(tm.tBURST) if tm.tBURST is not None else max(1, org.burst_length // 2)
     rtp_l = tm.tRTP_L if tm.tRTP_L is not None else tm.tRTP_S
     rtp = int(spec.pim_to_precharge if spec.pim_to_precharge is not None else rtp_l)
     if spec.row_commands == "all-bank" and org.ranks > 1:
-        raise ValueError(f"row_commands all-bank models single-rank channels (GDDR6); memory '{memory.name}' has "
-                         f"{org.ranks} ranks")
+        raise ConfigError(f"row_commands all-bank models single-rank channels (GDDR6); memory '{memory.name}' has "
+                          f"{org.ranks} ranks", key="row_commands")
     from simulator.lowering.ops import DTYPE_BYTES
 
     row_elements = int(min(org.row_bytes, spec.global_buffer) // DTYPE_BYTES[spec.dtype])
+    if spec.coverage > row_elements:
+        raise ConfigError(f"comp_elements (or macs_per_bank) {spec.coverage} exceeds the {row_elements} {spec.dtype} "
+                          f"elements of one row (min of row_bytes and global_buffer); allowed: 1 to {row_elements}",
+                          key="comp_elements")
     per_burst = tm.tCCD_S + tm.tCCD_L if spec.gwrite_spacing == "ccd_s+ccd_l" else max(burst, tm.tCCD_S)
+    pu_ticks = math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
+                         / (spec.clock * memory.tck) - 1e-3)
+    for key, cycles in (("gwrite_bursts", spec.gwrite_bursts * per_burst),
+                        ("pipeline_fill", spec.pipeline_fill * max(pu_ticks, tm.tCCD_L))):
+        if cycles >= tm.tREFI:      # one command would span a refresh interval: no DRAM schedules that
+            raise ConfigError(f"{key} makes one PIM command {cycles:g} cycles, not shorter than the refresh "
+                              f"interval tREFI ({tm.tREFI:g} cycles)", key=key)
     return PimTiming(
         tck=memory.tck, channels=org.channels * org.pseudo_channels, ranks=org.ranks, bank_groups=org.bank_groups,
         banks=org.banks, row_elements=row_elements, coverage=spec.coverage, burst=burst, ccd_s=int(tm.tCCD_S),
@@ -264,8 +276,7 @@ def pim_timing(spec: PimSpec, memory: MemorySpec) -> PimTiming:
         read_latency=int(tm.CL) + burst, refi=int(tm.tREFI), rfc=int(tm.tRFC),
         gwrite=spec.gwrite_bursts * int(per_burst), fill=spec.pipeline_fill, row_buffer=spec.row_buffer,
         refresh_guard=spec.refresh_guard,
-        pu_ticks=math.ceil(spec.banks_per_pu * math.ceil(spec.coverage / spec.macs_per_bank)
-                           / (spec.clock * memory.tck) - 1e-3),
+        pu_ticks=pu_ticks,
         row_commands=spec.row_commands, row_release=resolved_release(spec))
 
 

@@ -113,7 +113,11 @@ class PimModel:
             lens[op.request if op.request is not None else i] = op.dims["kv_len"]
         if self.spec.kv_placement == "trace" and channels is not None and len(channels):
             channels = np.asarray(channels, dtype=np.int64)
-            where = {r: int(channels[r] % self.channels) if r < len(channels) else r % self.channels
+            if channels.max() >= self.channels:
+                raise ConfigError(f"ch_idx {int(channels.max())} but the PIM memory has {self.channels} channels; "
+                                  f"allowed: 0 to {self.channels - 1} (or kv_placement other than trace)",
+                                  key="trace")
+            where = {r: int(channels[r]) if r < len(channels) else r % self.channels
                      for r in requests}
         else:
             method = "round-robin" if self.spec.kv_placement == "trace" else self.spec.kv_placement

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.config.spec import Cycles, Energy, EnergyPerBit, Frequency, PositiveInt, Size, Spec
+from simulator.config.spec import Cycles, DTypeName, Energy, EnergyPerBit, Frequency, PositiveInt, Size, Spec
 from simulator.hardware.unit import UnitSpec
 
 
@@ -36,7 +36,7 @@ class PimSpec(UnitSpec):
     clock: Frequency = Field(description="clock of the in-bank MAC units")
     macs_per_bank: PositiveInt = Field(16, description="MAC lanes per processing unit")
     banks_per_pu: PositiveInt = Field(1, description="banks sharing one processing unit")
-    dtype: str = "fp16"
+    dtype: DTypeName = "fp16"
     row_buffer: Literal["blocked", "dual"] = Field(
         "dual", description="blocked: one row buffer, PIM and normal accesses serialise per bank (Newton); "
                             "dual: NeuPIMs' separate PIM row buffer with relaxed constraints")

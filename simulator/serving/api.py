@@ -35,10 +35,11 @@ class Serving:
     summary: dict
     deployment: Deployment = field(repr=False)
 
-    def write(self, out: str | Path) -> None:
+    def write(self, out: str | Path, *, force: bool = False) -> None:
+        """The run's folder (requests.csv, iterations.csv, ...), written as `simulate run --out` writes its record."""
         from simulator.serving.outputs import write_serving
 
-        write_serving(self, Path(out))
+        write_serving(self, Path(out), force=force)
 
 
 def serve(hw: str | Path, workload: str | Path, sets: Sequence[str] = (), *, rate: float | None = None,

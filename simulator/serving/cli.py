@@ -21,7 +21,10 @@ def register(sub, resolve, hw_dir, wl_dir) -> None:
     s.add_argument("--trace", help="CSV arrival_s,prompt_len,output_len (arrival_s optional with --rate)")
     s.add_argument("--sweep-rate", metavar="A:B:N", help="serve at N rates from A to B; print latency vs load")
     s.add_argument("--scheduler", default="vllm", help="static, vllm (default) or sarathi")
-    s.add_argument("--out", help="directory for requests.csv, iterations.csv, trace.json, summary.json, plots")
+    s.add_argument("--out", help="directory for requests.csv, iterations.csv, trace.json, summary.json, plots "
+                                 "(written atomically, never over files it did not write)")
+    s.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out directory that is not a run record (other files are kept)")
     s.set_defaults(func=lambda a: cmd_serve(a, resolve(a.hw, hw_dir, a.path, ("system",)),
                                             resolve(a.workload, wl_dir, a.path)))
 
@@ -79,7 +82,7 @@ def cmd_serve(a, hw, workload) -> int:
         if a.out:
             from simulator.serving.outputs import write_sweep
 
-            write_sweep(table, best, a.out)
+            write_sweep(table, best, a.out, force=a.force)
         if a.json:
             print(json.dumps({"sweep": table.to_dict("records"), "max_rate_meeting_slo": best}, indent=2,
                              default=float))
@@ -89,7 +92,7 @@ def cmd_serve(a, hw, workload) -> int:
         return 0
     result = serve(hw, workload, a.set, rate=a.rate, trace=a.trace, scheduler_name=a.scheduler, **kw)
     if a.out:
-        result.write(a.out)
+        result.write(a.out, force=a.force)
     if a.json:
         from simulator.serving.outputs import _plain
 

@@ -14,7 +14,7 @@ import pandas as pd
 from simulator.report.outputs import write_atomically
 
 
-def write_serving(result, out: Path) -> None:
+def write_serving(result, out: Path, *, force: bool = False) -> None:
     def fill(tmp: Path) -> None:
         result.requests.to_csv(tmp / "requests.csv", index=False)
         result.iterations.to_csv(tmp / "iterations.csv", index=False)
@@ -24,7 +24,7 @@ def write_serving(result, out: Path) -> None:
         latency_cdf(result.requests, tmp / "latency_cdf.png")
         timeline(result.iterations, tmp / "timeline.png")
 
-    write_atomically(out, fill)
+    write_atomically(out, fill, force=force)
 
 
 def _pyplot():
@@ -37,7 +37,7 @@ def _pyplot():
     return plt
 
 
-def write_sweep(table: pd.DataFrame, best: float | None, out: str | Path) -> None:
+def write_sweep(table: pd.DataFrame, best: float | None, out: str | Path, *, force: bool = False) -> None:
     """sweep.csv (one row per rate) and latency_vs_load.png (TTFT and TPOT p50/p99, SLO attainment)."""
 
     def fill(tmp: Path) -> None:
@@ -60,7 +60,7 @@ def write_sweep(table: pd.DataFrame, best: float | None, out: str | Path) -> Non
         fig.savefig(tmp / "latency_vs_load.png", dpi=110)
         plt.close(fig)
 
-    write_atomically(Path(out), fill)
+    write_atomically(Path(out), fill, force=force)
 
 
 def _plain(value):

@@ -33,6 +33,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             write(frame, tmp / "sweep.parquet")
             (tmp / "sweep.yaml").write_text(yaml.safe_dump(spec.resolved, sort_keys=False))
 
-        write_atomically(out, fill)
+        write_atomically(out, fill, force=args.force)
         print(f"  outputs        {out}/ (sweep.parquet, sweep.yaml)")
     return 0

@@ -145,19 +145,33 @@ def load_model(ref: str, *, file: str, key: str = "model") -> ModelSpec:
     return validate(ModelSpec, doc.data, file=str(path))
 
 
+# model_type values mapped below: GPT-2 and OPT by their own keys, the LLaMA-style families (rotary, RMSNorm,
+# gated MLP, optional GQA and MoE) by the LLaMA keys.
+HF_FAMILIES = ("gpt2", "opt", "llama", "mistral", "mixtral", "qwen2")
 HF_ACTIVATIONS = {"silu": "silu", "swiglu": "silu", "gelu": "gelu", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu",
                   "relu": "relu"}
 
 
 def from_hf_config(path: Path, *, file: str, key: str) -> ModelSpec:
-    """Map a local Hugging Face config.json (LLaMA/Mistral/Mixtral/GPT-2/OPT/GPT-NeoX families) to a ModelSpec."""
+    """Map a local Hugging Face config.json (the HF_FAMILIES below) to a ModelSpec."""
     try:
-        cfg = json.loads(path.read_text())
+        cfg = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config.json not found: {path}", file=file, key=key) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; allowed: a Hugging Face config.json file", file=file,
+                          key=key) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path)) from None
-    arch = (cfg.get("model_type") or "").lower()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read ({exc.__class__.__name__})", file=str(path)) from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"expected a JSON object of model settings, got a {type(cfg).__name__}", file=str(path))
+    arch = cfg.get("model_type")
+    if not isinstance(arch, str) or arch.lower() not in HF_FAMILIES:
+        raise ConfigError(f"model_type {arch!r} is not a supported decoder-only family; "
+                          f"{allowed(HF_FAMILIES)}", file=str(path), key="model_type")
+    arch = arch.lower()
     get = cfg.get
     try:
         if arch in ("gpt2",):
@@ -185,6 +199,8 @@ def from_hf_config(path: Path, *, file: str, key: str) -> ModelSpec:
                         tied_embeddings=bool(get("tie_word_embeddings", False)), moe=moe)
     except TypeError as exc:
         raise ConfigError(f"incomplete config.json: {exc}", file=str(path)) from None
+    except AttributeError as exc:   # e.g. a string where a mapping of settings was expected
+        raise ConfigError(f"malformed config.json: {exc}", file=str(path)) from None
     data = {k: v for k, v in data.items() if v is not None}
     data["name"] = cfg.get("_name_or_path") or path.parent.name or path.stem
     data["source"] = f"Hugging Face config.json at {path}"

@@ -2,7 +2,8 @@
 
 Decode: every request has its own KV length. A uniform batch has `context_len` cached tokens, so the new token
 attends to context_len + 1 keys (itself included); a trace row's `seq_len` is the sequence length including the
-new token (NeuPIMs' convention), so it attends to seq_len keys. Prefill: `batch` prompts of `prompt_len` tokens. Mixed: the decode
+new token (NeuPIMs' convention), so it attends to seq_len keys. Prefill: `batch` prompts of `prompt_len` tokens, or
+with a trace one prompt of `seq_len` tokens per row. Mixed: the decode
 batch plus one chunk of `chunk_len` prompt tokens (chunked prefill) of a request already `prompt_len` long.
 """
 
@@ -16,15 +17,14 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from simulator.config.loader import Document, load
-from simulator.config.spec import PositiveInt, Spec, validate
+from simulator.config.spec import DTypeName, PositiveInt, Spec, validate
 from simulator.errors import ConfigError, allowed
 from simulator.hardware.system import doc_errors
 from simulator.lowering.ops import DTYPE_BYTES
 from simulator.workload.model import ModelSpec, load_model
 from simulator.workload.trace import read_trace
 
-DTypeName = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
-                    "int2", "int1", "fp6", "fp4", "mxfp8", "mxfp6", "mxfp4"]
+MAX_REQUESTS = 2**16      # requests in one step: beyond any serving batch, and bounded memory for per-request arrays
 
 
 class Quantisation(Spec):
@@ -137,6 +137,18 @@ class WorkloadSpec(Spec):
     def _requests(self) -> WorkloadSpec:
         if self.requests is not None and self.trace is None:
             raise ValueError("'requests' selects rows of a 'trace'; set trace or use batch")
+        given = self.model_fields_set
+        unused = {"batch": self.trace is not None, "context_len": self.trace is not None or self.phase == "prefill",
+                  "prompt_len": self.phase == "decode" or (self.phase == "prefill" and self.trace is not None)}
+        for key in ("batch", "prompt_len"):
+            if key in given and unused[key]:
+                why = "the trace gives the requests" if self.trace is not None else "a decode step has no prompt"
+                raise ValueError(f"{key}: {key} is not used here ({why}); remove it")
+        if "context_len" in given and unused["context_len"] and self.trace is not None:
+            raise ValueError("context_len: context_len is not used with a trace (its seq_len column gives each "
+                             "request's length); remove it")
+        if self.trace is None and self.batch > MAX_REQUESTS:
+            raise ValueError(f"batch: {self.batch} requests in one step is beyond the limit of {MAX_REQUESTS}")
         if self.schedule.sub_batch_interleaving:
             if self.phase != "decode" or self.implementation != "unfused":
                 raise ValueError("schedule.sub_batch_interleaving needs phase: decode and implementation: unfused "
@@ -172,7 +184,7 @@ class Workload:
         """Tokens processed in this step."""
         s = self.spec
         if s.phase == "prefill":
-            return self.batch * s.prompt_len
+            return int(self.kv_lens.sum())
         if s.phase == "mixed":
             return self.batch + s.chunk_len
         return self.batch
@@ -215,14 +227,18 @@ def _overridden_plan(doc: Document) -> Any:
 
 
 def _lengths(spec: WorkloadSpec, doc: Document) -> tuple[np.ndarray, np.ndarray | None]:
-    if spec.phase == "prefill":
-        return np.full(spec.batch, spec.prompt_len, dtype=np.int64), None
+    """Per-request lengths: prefill prompts (a trace's seq_len are its prompts), or decode KV lengths."""
     if spec.trace is not None:
         trace_path = Path(spec.trace)
         if not trace_path.is_absolute():
             trace_path = doc.path.parent / trace_path
         seq, ch = read_trace(trace_path, limit=spec.requests)
-        return seq, ch
+        if len(seq) > MAX_REQUESTS:
+            raise ConfigError(f"{len(seq)} requests in one step is beyond the limit of {MAX_REQUESTS}; set "
+                              f"requests", file=str(doc.path), key="requests")
+        return seq, (ch if spec.phase != "prefill" else None)
+    if spec.phase == "prefill":
+        return np.full(spec.batch, spec.prompt_len, dtype=np.int64), None
     return np.full(spec.batch, spec.context_len + 1, dtype=np.int64), None
 
 
@@ -231,7 +247,7 @@ def _check_fits_model(spec: WorkloadSpec, model: ModelSpec, kv: np.ndarray, file
     if spec.phase == "mixed":
         longest = max(longest, spec.prompt_len + spec.chunk_len)
     if longest > model.max_position:
-        key = "prompt_len" if spec.phase == "prefill" else ("trace" if spec.trace else "context_len")
+        key = "trace" if spec.trace else ("prompt_len" if spec.phase != "decode" else "context_len")
         raise ConfigError(f"sequence length {longest} exceeds the model's maximum of {model.max_position} "
                           f"positions ({model.name})", file=file, key=key)
     # query heads split evenly; KV heads split, or are replicated when tp is a multiple of them (GQA)
@@ -241,6 +257,9 @@ def _check_fits_model(spec: WorkloadSpec, model: ModelSpec, kv: np.ndarray, file
         if not ok:
             raise ConfigError(f"tp={spec.tp} does not divide the model's {n} {name} ({model.name}); "
                               f"allowed: a divisor of {n}", file=file, key="tp")
+    if spec.layers is not None and spec.layers > model.layers:
+        raise ConfigError(f"layers={spec.layers} but {model.name} has {model.layers}; allowed: 1 to {model.layers}",
+                          file=file, key="layers")
     if spec.pp > (spec.layers or model.layers):
         raise ConfigError(f"pp={spec.pp} exceeds the {spec.layers or model.layers} layers", file=file, key="pp")
 

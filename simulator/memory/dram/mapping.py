@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.errors import ConfigError
 from simulator.memory.spec import MemorySpec
 
 FIELDS = ("ch", "pc", "ra", "bg", "ba", "ro", "co")
@@ -49,7 +50,8 @@ def widths(spec: MemorySpec) -> dict[str, int]:
 
 def _log2(n: int) -> int:
     if n <= 0 or n & (n - 1):
-        raise ValueError(f"{n} is not a power of two")
+        raise ConfigError(f"{n} is not a power of two; the DRAM and PIM models index channels, pseudo-channels, "
+                          "ranks and banks by address bits", key="organisation")
     return n.bit_length() - 1
 
 

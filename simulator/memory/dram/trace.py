@@ -14,6 +14,7 @@ import numpy as np
 from simulator.errors import UserError
 
 FORMAT = "expected '<inject_cycle> <R|W> 0x<address>'"
+MAX_CYCLE = 2**62          # cycles stay int64 through the kernels' sums
 
 
 def read_trace(path: Path, capacity: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -31,9 +32,10 @@ def read_trace(path: Path, capacity: float) -> tuple[np.ndarray, np.ndarray, np.
     inject, is_write, addr = parsed
     if inject.size == 0:
         raise UserError("trace has no requests", file=str(path))
-    bad = np.flatnonzero(inject < 0)
+    bad = np.flatnonzero((inject < 0) | (inject >= MAX_CYCLE))
     if bad.size:
-        raise UserError(f"negative inject cycle {inject[bad[0]]}", file=str(path), key=_line(text, bad[0]))
+        raise UserError(f"inject cycle {inject[bad[0]]} is outside 0 to {MAX_CYCLE - 1}", file=str(path),
+                        key=_line(text, bad[0]))
     bad = np.flatnonzero(np.diff(inject) < 0)
     if bad.size:
         k = bad[0] + 1
@@ -92,6 +94,8 @@ def _slow(text: str, path: Path):
             x = int(a, 16)
         except ValueError:
             raise UserError(f"address {a!r} is not hexadecimal; {FORMAT}", file=str(path), key=where) from None
+        if not 0 <= c < MAX_CYCLE:
+            raise UserError(f"inject cycle {c} is outside 0 to {MAX_CYCLE - 1}", file=str(path), key=where)
         if x >= 2 ** 63:
             raise UserError(f"address {a} does not fit in 64 bits", file=str(path), key=where)
         inject.append(c)
