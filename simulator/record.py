@@ -28,8 +28,12 @@ def hw_config(system, level: str | None = None) -> dict[str, Any]:
 
 
 def workload_config(workload, memoise: bool | None = None) -> dict[str, Any]:
-    """The workload with every default written out; `schedule.memoise` the one that ran."""
+    """The workload with every default written out, less the keys this step does not read (a trace's batch, a
+    decode's prompt_len: the loader rejects them); `schedule.memoise` the one that ran."""
     out = deep_merge(workload.spec.model_dump(mode="json"), workload.resolved)
+    for key, unused in workload.spec.unused_keys().items():
+        if unused and (key != "context_len" or workload.spec.trace is not None):
+            out.pop(key, None)
     if memoise is not None:
         out["schedule"] = {**out.get("schedule", {}), "memoise": memoise}
     return out

@@ -162,6 +162,6 @@ def _workload(workload: WorkloadInput, overrides: dict[str, Any]) -> Workload:
             return workload
         return build_workload(load_data(workload.resolved, workload.path, overrides, kinds=("workload",)))
     if isinstance(workload, WorkloadSpec):
-        return build_workload(load_data(workload.model_dump(mode="json"), Path("<workload spec>"), overrides,
-                                        kinds=("workload",)))
+        data = workload.model_dump(mode="json", exclude_unset=True)     # what was given, as a file would give it
+        return build_workload(load_data(data, Path("<workload spec>"), overrides, kinds=("workload",)))
     return build_workload(_document(workload, "workload", overrides))

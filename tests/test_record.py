@@ -68,7 +68,8 @@ def test_inputs_as_names_paths_dicts_and_objects():
     hw_inline = base.summary["config"]["hw"]                              # a dict with its parts inlined
     assert simulate(hw_inline, "llama2-7b", overrides=["workload.layers=1"]).summary["latency_s"] == latency
     # an object with overrides is rebuilt from its resolved config: the override applies
-    faster = simulate(base.system, base.workload, overrides={"hw.device.memories.hbm.data_rate": "10 Gbps"})
+    faster = simulate(base.system, base.workload, overrides={"hw.device.memories.hbm.data_rate": "10 Gbps",
+                                                             "hw.device.memories.hbm.tck": "0.2 ns"})
     assert faster.summary["latency_s"] < latency
     with pytest.raises(ConfigError, match="expected a name, path, dict or spec object"):
         simulate(42, "llama2-7b")

@@ -184,11 +184,15 @@ class Stats:
         system, wl = sched.system, sched.workload
         latency = to_s(res.latency_ps)
         busy, by_class, moved, streamed, active, counts = self._totals(res.placements)
-        utilisation = {u: busy.get(u, 0.0) / latency if latency else 0.0 for u in res.models}
+        # per device: the simulated pipeline stages each run on their own device, so busy time and bytes of the
+        # first group's units and memories are averaged over the stages (utilisation <= 1, bandwidth <= peak)
+        stages = max(1, len({p.device for p in res.placements}))
+        utilisation = {u: busy.get(u, 0.0) / (latency * (stages if u in system.units else 1)) if latency else 0.0
+                       for u in res.models}
         bandwidth = {}
         for name, mem in system.memories.items():
             b = moved.get(name, 0.0)
-            gbps = b / latency / 1e9 if latency else 0.0
+            gbps = b / stages / latency / 1e9 if latency else 0.0
             bandwidth[name] = {"bytes": round(b), "gbps": gbps, "peak_gbps": mem.peak_bandwidth / 1e9,
                                "utilisation": gbps * 1e9 / mem.peak_bandwidth}
         for key, b in moved.items():       # memories of a placed group ('attacc.hbm') and on the network ('cxl0')

@@ -54,9 +54,9 @@ def _with_cascade(model: NpuModel, kind: str) -> NpuModel:
 
 
 def _layer(model: str, phase: str, batch: int, seq: int):
+    length = {"context_len": seq} if phase == "decode" else {"prompt_len": seq}   # the key the phase reads
     w = load_workload(ROOT / "workloads/llama2-7b.yaml",
-                      {"model": model, "phase": phase, "batch": batch, "prompt_len": seq, "context_len": seq,
-                       "dtype": "fp16"})
+                      {"model": model, "phase": phase, "batch": batch, **length, "dtype": "fp16"})
     return lower(w).layer
 
 
@@ -143,8 +143,9 @@ def fusion_run_rows(cases=(("decode", 64, 512), ("prefill", 1, 512)), policies=(
     rows = []
     for phase, batch, seq in cases:
         for policy in policies:
-            sets = {"workload.phase": phase, "workload.batch": batch, "workload.prompt_len": seq,
-                    "workload.context_len": seq, "workload.dtype": "fp16", "hw.device.units.npu.fusion.policy": policy}
+            length = "workload.context_len" if phase == "decode" else "workload.prompt_len"
+            sets = {"workload.phase": phase, "workload.batch": batch, length: seq, "workload.dtype": "fp16",
+                    "hw.device.units.npu.fusion.policy": policy}
             if layers:
                 sets["workload.layers"] = layers
             s = simulate(ROOT / "hwconfigs/npu-only.yaml", ROOT / "workloads/llama2-7b.yaml", overrides=sets).summary

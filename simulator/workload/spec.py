@@ -133,13 +133,18 @@ class WorkloadSpec(Spec):
         data["parallel"] = plan
         return data
 
+    def unused_keys(self) -> dict[str, bool]:
+        """Keys this step does not read: batch and context_len with a trace (its rows are the requests), context_len
+        on a prefill, prompt_len on a decode or on a prefill from a trace (its seq_len are the prompts)."""
+        return {"batch": self.trace is not None, "context_len": self.trace is not None or self.phase == "prefill",
+                "prompt_len": self.phase == "decode" or (self.phase == "prefill" and self.trace is not None)}
+
     @model_validator(mode="after")
     def _requests(self) -> WorkloadSpec:
         if self.requests is not None and self.trace is None:
             raise ValueError("'requests' selects rows of a 'trace'; set trace or use batch")
         given = self.model_fields_set
-        unused = {"batch": self.trace is not None, "context_len": self.trace is not None or self.phase == "prefill",
-                  "prompt_len": self.phase == "decode" or (self.phase == "prefill" and self.trace is not None)}
+        unused = self.unused_keys()
         for key in ("batch", "prompt_len"):
             if key in given and unused[key]:
                 why = "the trace gives the requests" if self.trace is not None else "a decode step has no prompt"

@@ -12,7 +12,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def layer(phase="decode", batch=64, prompt=256):
-    w = load_workload(ROOT / "workloads/llama2-7b.yaml", {"phase": phase, "batch": batch, "prompt_len": prompt})
+    sets = {"phase": phase, "batch": batch, **({"prompt_len": prompt} if phase != "decode" else {})}
+    w = load_workload(ROOT / "workloads/llama2-7b.yaml", sets)
     return lower(w).layer
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulator.report.outputs import MARKER
 from simulator.serving.requests import arrivals, synthetic
 
 
@@ -17,7 +18,7 @@ def test_serve_writes_its_outputs(cli, tmp_path):
                           "ttft=200ms,tpot=50ms", "--out", out)
     assert code == 0, err
     assert "TTFT" in text and "goodput" in text
-    names = {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir()} - {MARKER}        # the run-record marker (docs/errors.md)
     assert names == {"requests.csv", "iterations.csv", "transfers.csv", "summary.json", "trace.json",
                      "latency_cdf.png", "timeline.png"}
     req = pd.read_csv(out / "requests.csv")
@@ -30,7 +31,7 @@ def test_serve_writes_its_outputs(cli, tmp_path):
 def test_sweep_finds_the_highest_rate_meeting_the_slo(cli_json, tmp_path):
     out = cli_json("serve", "h100", "llama2-7b", "--sweep-rate", "2:6:2", "--requests", "20", "--lengths",
                    "fixed:128:32", "--slo", "ttft=1s,tpot=1s", "--out", tmp_path / "sweep")
-    assert {p.name for p in (tmp_path / "sweep").iterdir()} == {"sweep.csv", "latency_vs_load.png"}
+    assert {p.name for p in (tmp_path / "sweep").iterdir()} - {MARKER} == {"sweep.csv", "latency_vs_load.png"}
     rates = [r["rate"] for r in out["sweep"]]
     assert rates == [2.0, 6.0] and out["max_rate_meeting_slo"] == 6.0
     strict = cli_json("serve", "h100", "llama2-7b", "--sweep-rate", "2:6:2", "--requests", "20", "--lengths",
