@@ -38,7 +38,7 @@ def _save_json(args: argparse.Namespace, result: dict) -> None:
     if not getattr(args, "out", None):
         return
     from simulator.record import provenance
-    from simulator.report.outputs import write_atomically
+    from simulator.report.atomic import write_atomically
 
     text = _json({**result, "provenance": provenance()}) + "\n"
     write_atomically(Path(args.out), lambda tmp: (tmp / "summary.json").write_text(text), force=args.force)
@@ -386,9 +386,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def plots_formats() -> tuple[str, ...]:
-    from simulator.report.plots import FORMATS
+    from simulator.report.atomic import PLOT_FORMATS    # light: the parser is built for every command
 
-    return FORMATS
+    return PLOT_FORMATS
 
 
 def _common(p: argparse.ArgumentParser, run_only: bool = True) -> None:
@@ -428,7 +428,7 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 on success, 2 with one line on a user error (or a signal), 3 with one line on a simulator bug."""
-    from simulator.report.outputs import interruptible
+    from simulator.report.atomic import interruptible
 
     try:
         with interruptible():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FORMATS = ("png", "svg", "pdf")
+
 MARKERS = "os^vD<>pP*Xh"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.report.outputs import write_atomically
+from simulator.report.atomic import write_atomically
 
 
 def write_serving(result, out: Path, *, force: bool = False) -> None:

@@ -25,7 +25,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"Pareto front ({int(frame['pareto'].sum())} points):")
         print(frame.loc[frame["pareto"], show].to_string(index=False))
     if args.out:
-        from simulator.report.outputs import write_atomically
+        from simulator.report.atomic import write_atomically
 
         out = Path(args.out)
 
