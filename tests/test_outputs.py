@@ -8,7 +8,7 @@ import pytest
 
 from simulator.cli import ROOT
 from simulator.errors import UserError
-from simulator.report import outputs
+from simulator.report import atomic, outputs
 from simulator.report.outputs import (
     MARKER,
     Interrupted,
@@ -59,7 +59,7 @@ def test_force_on_a_previous_record_replaces_it_atomically(cli, tmp_path, monkey
     inode = out.stat().st_ino
     renames = []
     real_rename = os.rename
-    monkeypatch.setattr(outputs.os, "rename", lambda a, b: (renames.append((a, b)), real_rename(a, b)))
+    monkeypatch.setattr(atomic.os, "rename", lambda a, b: (renames.append((a, b)), real_rename(a, b)))
     code, _, err = cli("run", H100, LLAMA, "--set", "workload.layers=2", "--out", out, "--force")
     assert code == 0, err
     after = (out / "summary.json").read_text()
