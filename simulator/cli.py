@@ -89,8 +89,8 @@ def _text_op(r: dict) -> str:
 def cmd_map(args: argparse.Namespace) -> int:
     from simulator.map_gemm import run_map, text
 
-    r = run_map(resolve(args.hw, HW_DIR, args.path), args.M, args.N, args.K, dtype=args.dtype, unit=args.unit, sets=args.set,
-                objective=args.objective, method=args.search, dataflow=args.dataflow)
+    r = run_map(resolve(args.hw, HW_DIR, args.path), args.M, args.N, args.K, dtype=args.dtype, unit=args.unit,
+                sets=args.set, objective=args.objective, method=args.search, dataflow=args.dataflow)
     print(_json(r) if args.json else text(r))
     return 0
 

@@ -156,7 +156,6 @@ class Executor:
         the PIM op by pim_factor at the read rate the overlapping ops offer, each overlapping op for its overlapped
         share by max(1, demand / read_share), its demand being its bandwidth over the memory's streaming
         bandwidth (simulator/pim/contention.py)."""
-        system = self.schedule.system
         out: dict[str, float] = {}
         for unit, model in self.models.items():
             if not hasattr(type(model), "contention"):
