@@ -35,6 +35,15 @@ class NocSpec(Spec):
     injection_latency: Cycles = Field(
         2, description="cycles from packet creation to the source router's input (source queue + channel)")
     ejection_latency: Cycles = Field(1, description="cycles on the ejection channel to the terminal")
+    vc_allocator: Literal["separable_input_first", "ideal"] = Field(
+        "separable_input_first", description="separable input-first (round-robin arbiters, one pass, as BookSim "
+        "allocators/separable_input_first.cpp) or ideal (no allocation conflicts); must equal sw_allocator")
+    sw_allocator: Literal["separable_input_first", "ideal"] = Field(
+        "separable_input_first", description="switch allocator: separable input-first, or ideal (a packet takes "
+        "the first cycle at which its input and output ports are free: a maximum matching)")
+    alloc_iters: Literal[1] = Field(
+        1, description="allocator passes per cycle; BookSim's separable allocators make one (it iterates only "
+        "islip/pim, not modelled)")
     packet_size: PositiveInt = Field(1, description="flits per packet")
     flit_bytes: Size = Field("16 B", description="bytes per flit (link width)")
     energy_per_bit_hop: Energy = Field(0.0, description="energy to move one bit across one router and link")
@@ -49,6 +58,9 @@ class NocSpec(Spec):
     def _sane(self) -> NocSpec:
         if self.topology == "mesh" and self.k < 2:
             raise ValueError("a mesh needs k >= 2")
+        if self.vc_allocator != self.sw_allocator:
+            raise ValueError(f"vc_allocator {self.vc_allocator!r} and sw_allocator {self.sw_allocator!r} differ; "
+                             "allowed: both separable_input_first or both ideal")
         return self
 
     @property
