@@ -1,13 +1,13 @@
 """Whole decode and prefill steps of LLaMA-style models on a real GPU, with every kernel's time inside the step
 (issue 15: why a CUDA-graph step differs from the sum of its kernels timed alone).
 
-    python benchmarks/gpu/step_profile.py            # on the device machine; writes $OUT/steps2.csv, $OUT/trace.csv
+    python benchmarks/gpu/step_profile.py            # on the device machine; writes $OUT/step_profile.csv, $OUT/trace.csv
 
 The software is ../shared/reference/h100/measured_model.md's plain-PyTorch model (HF RMSNorm with fp32 upcast,
 fused QKV, rotate-half RoPE, static KV cache copy, SDPA, transpose copy, gated MLP), written out below; random
 bf16 weights (never zeros), each layer its own weights, so nothing is served from L2 across layers.
 
-Rows of `steps2.csv`: `step,<name>,<model>,<layers>,<phase>,<batch>,<new tokens>,<ctx>,<kernels>,<graph_us>,
+Rows of `step_profile.csv`: `step,<name>,<model>,<layers>,<phase>,<batch>,<new tokens>,<ctx>,<kernels>,<graph_us>,
 <eager_us>` (graph_us: median of 20 replays of the step captured in one CUDA graph, CUDA events around each
 replay; eager_us: median of 10 eager steps) and one `env` row (device, torch, driver, clocks, power limit).
 Rows of `trace.csv`: `<name>,<mode>,<i>,<kernel>,<start_us>,<dur_us>`: the PyTorch profiler's (CUPTI) record of
@@ -136,7 +136,7 @@ CASES = [  # name, model, layers, full, phase, batch, new tokens, ctx
 
 
 def main():
-    steps = open(os.path.join(OUT, "steps2.csv"), "w")
+    steps = open(os.path.join(OUT, "step_profile.csv"), "w")
     trace = open(os.path.join(OUT, "trace.csv"), "w")
 
     def put(f, *a):

@@ -102,7 +102,7 @@ class Executor:
                              schedule.workload.spec.schedule.congestion_aware)
         for model in self.models.values():        # models whose costs depend on the software (GPU execution)
             if hasattr(model, "configure"):
-                model.configure(schedule.workload.spec)
+                model.configure(schedule.workload.spec, kernels=schedule.graph.kernels)
         self._costs: dict[tuple, OpCost] = {}
 
     def cost(self, op: Op, unit: str) -> OpCost:

@@ -4,12 +4,23 @@ An op is a list of kernels (the implementation profile decides how many: a fused
 HF-style eager one with its fp32 upcast is eight). Each kernel is either
 
     map:        t = latency + bytes / min(B, CTAs x b_cta)                       (grid-stride streaming)
-    row-reduce: one CTA per row; a pass over a row of `cols` takes ceil(cols / (threads x vector)) dependent
-                load round trips:  t_row = passes x iterations x latency;
+    row-reduce: one CTA per row; a pass over a row of `cols` takes ceil(cols / (threads x vector)) load round
+                trips, dependent except that a generic reduction keeps 4 in flight per thread (PyTorch's
+                Reduce.cuh, vt0 = 4): t_row = passes x ceil(iterations / ilp) x latency;
                 t = max(waves x t_row, latency + bytes / B)
 
 B is the sustained HBM bandwidth, or the L2 bandwidth for intermediates that one kernel of the op writes and
-the next reads while they fit in half the L2. Launch overhead is added by the caller per kernel.
+the next reads while they fit in half the L2. The op's first kernel reads what the op before it just wrote:
+its first loads hit in L2 (latency = L2 latency when the input fits in half the L2), its stream runs at B. Launch overhead is added by the caller per kernel.
+
+A framework's generic elementwise kernel (PyTorch's `elementwise_kernel` / `unrolled_elementwise_kernel`, taken
+when an operand is strided, broadcast or cast) computes every operand's offset per element and loads scalars,
+so it is bound by instructions, not bytes, and starts slower (its offset calculators are kernel parameters):
+
+    strided:    t = setup + max(t_map, latency + n / (min(SMs, n / 512) x r x f))
+
+n elements, r elements per SM clock (`strided_elements_per_clock_per_sm`), f the light-load SM clock, 512
+elements per 128-thread CTA (4 per thread), setup = `strided_kernel_setup`.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ THREADS = 512          # threads of a streaming CTA (PyTorch elementwise: 128 x 
 ROW_THREADS = 1024     # threads of a row-per-CTA reduction (PyTorch softmax / norm over a long row)
 VECTOR_BYTES = 16      # one vectorised load per thread per iteration
 GENERIC_BLOCK = 512    # threads of a generic reduction block
+REDUCE_ILP = 4         # loads in flight per thread of a generic reduction (PyTorch Reduce.cuh: vt0 = 4)
+GENERIC_CTA_ELEMENTS = 512  # elements per CTA of a generic elementwise kernel (128 threads x 4)
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,8 @@ class Kernel:
     elem_bytes: float = 2.0
     intermediate: bool = False      # reads what the previous kernel of the same op wrote
     row_threads: int = 0            # threads per row; 0 = generic reduction rule (see `threads_per_row`)
+    strided: float = 0.0            # elements, when the kernel takes the generic (non-vectorised) path
+    warm: bool = True               # its input was just written by the op before it (in L2 if it fits)
 
     @property
     def bytes(self) -> float:
@@ -47,19 +62,28 @@ class Kernel:
 def kernel_time(m: Machine, k: Kernel) -> float:
     """Work time of one kernel (launch overhead excluded)."""
     in_l2 = k.intermediate and m.fits_l2(k.bytes)
+    warm = k.warm and m.fits_l2(k.bytes)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
         threads = k.row_threads or threads_per_row(k.rows)
         threads = min(threads, max(32, 32 * math.ceil(k.cols / vec / 32)))
         iters = math.ceil(k.cols / (threads * vec))
+        if not k.row_threads:               # generic reduction: each thread keeps REDUCE_ILP loads in flight
+            iters = math.ceil(iters / REDUCE_ILP)
         t_row = k.passes * iters * lat
         per_sm = max(1, m.spec.max_threads_per_sm // threads)
         waves = math.ceil(k.rows / (m.sms * per_sm))
         t_bw = lat + k.bytes / m.bandwidth(in_l2)
         return max(waves * t_row, t_bw) + (t_bw - lat if waves == 1 else 0.0)
     ctas = max(1.0, k.bytes / (THREADS * VECTOR_BYTES * 2))
-    return m.stream_time(k.bytes, ctas, in_l2)
+    t = m.stream_time(k.bytes, ctas, in_l2, warm)
+    r = m.spec.strided_elements_per_clock_per_sm
+    if k.strided and r:
+        lat = m.spec.l2_latency if in_l2 or warm else m.spec.memory_latency
+        rate = min(m.sms, max(1.0, k.strided / GENERIC_CTA_ELEMENTS)) * r * m.spec.light_clock
+        t = m.spec.strided_kernel_setup + max(t, lat + k.strided / rate)
+    return t
 
 
 def threads_per_row(rows: int) -> int:
@@ -69,12 +93,14 @@ def threads_per_row(rows: int) -> int:
     return max(32, GENERIC_BLOCK // rows_per_block)
 
 
-def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: bool = False) -> list[Kernel]:
+def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: bool = False,
+                    strided: int = 0) -> list[Kernel]:
     """The kernels of an RMSNorm / LayerNorm implementation with `kernels` launches.
 
     1: fused (serving engines, torch.compile): read x and weight, write y in one pass over rows held in registers.
     2: two-pass (PyTorch F.rms_norm): a row reduction writing the statistics, then an apply kernel reading x again.
-    8: HF eager with fp32 upcast: to(fp32), pow, mean, add eps, rsqrt, mul, to(bf16), mul weight.
+    8: HF eager with fp32 upcast: to(fp32), pow, mean, add eps, rsqrt, mul, to(bf16), mul weight; `strided` of
+       them take the generic elementwise path, in the order cast, x * rstd (broadcast), * weight (broadcast).
     other: the fused traffic spread over that many kernels, each materialising one intermediate.
     """
     b = DTYPE_BYTES[dtype]
@@ -88,22 +114,25 @@ def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: b
                 Kernel(n * b + tokens * 4.0 + w, n * b, intermediate=True)]     # x again: from L2 if it fits
     if kernels == 8 and not layer:
         f = 4.0
-        return [Kernel(n * b, n * f),                                             # to(fp32)
+        g = [n if strided > i else 0.0 for i in range(3)]
+        return [Kernel(n * b, n * f, strided=g[0]),                               # to(fp32)
                 Kernel(n * f, n * f, intermediate=True),                          # pow(2)
                 Kernel(n * f, tokens * f, rows=tokens, cols=hidden, elem_bytes=f, intermediate=True),  # mean
                 Kernel(tokens * f, tokens * f, intermediate=True),                # + eps
                 Kernel(tokens * f, tokens * f, intermediate=True),                # rsqrt
-                Kernel(n * f + tokens * f, n * f, intermediate=True),             # x * rstd
+                Kernel(n * f + tokens * f, n * f, intermediate=True, strided=g[1]),  # x * rstd (broadcast)
                 Kernel(n * f, n * b, intermediate=True),                          # to(bf16)
-                Kernel(n * b + w, n * b, intermediate=True)]                      # * weight
+                Kernel(n * b + w, n * b, intermediate=True, strided=g[2])]        # * weight (broadcast)
     return split_kernels((kernels - 1) * 2 * n * b + n * b + w, n * b, kernels)
 
 
-def split_kernels(read: float, write: float, kernels: int) -> list[Kernel]:
+def split_kernels(read: float, write: float, kernels: int, strided: int = 0, elements: float = 0.0) -> list[Kernel]:
     """An op of `kernels` unfused kernels whose total traffic (intermediates included) is read + write bytes:
-    an even share per kernel; every kernel after the first reads what an earlier one wrote."""
+    an even share per kernel; every kernel after the first reads what an earlier one wrote. The first `strided`
+    kernels take the generic elementwise path over `elements` elements each."""
     k = max(1, kernels)
-    return [Kernel(read / k, write / k, intermediate=i > 0) for i in range(k)]
+    return [Kernel(read / k, write / k, intermediate=i > 0, strided=elements if i < strided else 0.0)
+            for i in range(k)]
 
 
 def softmax_kernels(rows: int, cols: int, dtype: str, out_dtype: str | None = None) -> list[Kernel]:

@@ -54,11 +54,12 @@ class Machine:
         """Whether a working set stays in L2 between kernels (half the L2: the rest holds other lines)."""
         return nbytes <= 0.5 * self.spec.l2_size
 
-    def stream_time(self, nbytes: float, ctas: float, in_l2: bool = False) -> float:
-        """One streaming pass over `nbytes` spread over `ctas` CTAs (all resident at once or in waves)."""
+    def stream_time(self, nbytes: float, ctas: float, in_l2: bool = False, warm: bool = False) -> float:
+        """One streaming pass over `nbytes` spread over `ctas` CTAs (all resident at once or in waves); `warm`:
+        the first loads hit in L2 (input just written), the stream still runs at the HBM rate."""
         if nbytes <= 0:
             return 0.0
-        lat = self.spec.l2_latency if in_l2 else self.spec.memory_latency
+        lat = self.spec.l2_latency if in_l2 or warm else self.spec.memory_latency
         parallel = min(max(ctas, 1.0), self.sms * STREAM_CTAS_PER_SM)
         rate = min(self.bandwidth(in_l2), parallel * self.cta_stream_bw(in_l2))
         return lat + nbytes / rate

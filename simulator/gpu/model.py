@@ -49,12 +49,16 @@ class GpuModel:
         self._name = name
         self._memo: dict[tuple, OpCost] | None = {} if memo else None
         self._execution = EXECUTION["cuda-graph"] if mode == "graph" else None
+        self._graph_gap = 0.0
 
-    def configure(self, workload) -> None:
-        """Take the workload's execution profile (launch mode and host terms, execution.py) for whole steps."""
+    def configure(self, workload, kernels: int = 0) -> None:
+        """Take the workload's execution profile (launch mode and host terms, execution.py) for whole steps of
+        `kernels` kernels (a CUDA graph of many kernels leaves longer gaps between them: `large_graph_gap`)."""
         profile = EXECUTION[workload.execution]
-        if profile != self._execution:
-            self._execution, self._mode = profile, profile.launch
+        s = self._spec
+        gap = s.large_graph_gap if s.large_graph_kernels is not None and kernels > s.large_graph_kernels else 0.0
+        if profile != self._execution or gap != self._graph_gap:
+            self._execution, self._mode, self._graph_gap = profile, profile.launch, gap
             if self._memo is not None:
                 self._memo.clear()
 
@@ -96,7 +100,7 @@ class GpuModel:
         if handler is None:
             raise ValueError(f"op kind {op.kind!r} does not run on a GPU unit (collectives run on links)")
         work, kernels, hbm, l2, bound, detail = handler(self, op)
-        launch = self._m.launch(kernels, mode)
+        launch = self._m.launch(kernels, mode) + (kernels * self._graph_gap if mode == "graph" else 0.0)
         time_s = work + launch
         if launch > work:
             bound = "latency"
@@ -163,7 +167,7 @@ class GpuModel:
     def _norm(self, op: Op):
         d = op.dims
         return self._kernels(rmsnorm_kernels(d["tokens"], d["hidden"], op.dtype, op.kernels,
-                                             layer=op.kind == "layernorm"))
+                                             layer=op.kind == "layernorm", strided=op.strided))
 
     def _softmax(self, op: Op):
         d = op.dims
@@ -177,7 +181,10 @@ class GpuModel:
         if not read and not write:
             n = op.dims.get("elements", 0) * DTYPE_BYTES[op.dtype]
             read, write = n, n
-        return self._kernels(split_kernels(read, write, op.kernels))
+        elements = op.dims.get("elements", 0)
+        if op.kind == "kv_write":                    # its kernels copy K and V: half the elements each
+            elements /= max(1, op.kernels)
+        return self._kernels(split_kernels(read, write, op.kernels, op.strided, elements))
 
 
 _HANDLERS = {

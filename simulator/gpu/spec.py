@@ -87,7 +87,15 @@ class GpuSpec(UnitSpec):
     unaligned_elements_per_clock_per_sm: PositiveFloat = Field(
         4.0, description="operand elements per clock per SM of the alignment-1 GEMM fallback (N % 8 != 0)")
     launch_overhead: Time = Field("2 us", description="fixed start-up and tail of one kernel (inside a CUDA graph)")
+    strided_elements_per_clock_per_sm: PositiveFloat | None = Field(
+        None, description="elements per SM clock of a framework's generic elementwise kernel (strided, broadcast or "
+                          "casting operands: per-element index arithmetic, scalar loads); None: as vectorised")
+    strided_kernel_setup: Time = Field(
+        "0 us", description="extra fixed time of such a generic kernel over a vectorised one")
     eager_launch_gap: Time = Field("0 us", description="extra gap per kernel when launched eagerly from the host")
+    large_graph_kernels: PositiveInt | None = Field(
+        None, description="a CUDA graph of more kernels than this leaves a longer gap between its kernels")
+    large_graph_gap: Time = Field("0 us", description="that extra gap per kernel")
     eager_call_overhead: Time = Field("0 us", description="extra time once per eagerly timed call (first launch)")
     power_cap: PowerCap | None = None
     power_limit: Power | None = Field(

@@ -50,21 +50,24 @@ def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: boo
 
 
 def vector(name: str, kind: str, elements: int, *, act: str, profile: Profile = PROFILES["fused"],
-           weight: int = 0, weight_dtype: str | None = None, extra_in: int = 0, dims: dict | None = None) -> Op:
+           weight: int = 0, weight_dtype: str | None = None, extra_in: int = 0, dims: dict | None = None,
+           strided: int = 0) -> Op:
     """An elementwise/reduction op over `elements` activations with the profile's kernels and memory passes."""
     passes = profile.passes(kind)
     inputs = [Tensor("x", int(elements * (passes - 1) + extra_in), act)]
     if weight:
         inputs.append(Tensor("w", weight, weight_dtype or act, resident=True))
     return Op(name, kind, shape(elements=elements, **(dims or {})), float(VECTOR_FLOPS.get(kind, 1) * elements),
-              tuple(inputs), (Tensor("y", int(elements), act),), dtype=act, kernels=profile.kernels(kind))
+              tuple(inputs), (Tensor("y", int(elements), act),), dtype=act, kernels=profile.kernels(kind),
+              strided=strided)
 
 
 def norm(name: str, kind: str, tokens: int, hidden: int, *, act: str, weights: str,
          profile: Profile = PROFILES["fused"]) -> Op:
     return vector(name, kind, tokens * hidden, act=act, profile=profile,
                   weight=hidden * (2 if kind == "layernorm" else 1), weight_dtype=weights,
-                  dims={"tokens": tokens, "hidden": hidden})
+                  dims={"tokens": tokens, "hidden": hidden},
+                  strided=profile.strided_kernels(kind, tokens, False))
 
 
 def softmax(name: str, rows: int, cols: int, *, act: str, request: int | None = None) -> Op:

@@ -58,6 +58,11 @@ class OpGraph:
         return sum(op.flops * n for op, n in self.ops())
 
     @property
+    def kernels(self) -> int:
+        """Kernels a GPU launches for the step (implementation profile; collectives excluded)."""
+        return sum(op.kernels * n for op, n in self.ops() if op.op_class != "collective")
+
+    @property
     def bytes(self) -> float:
         return sum(op.bytes * n for op, n in self.ops())
 

@@ -69,6 +69,7 @@ class Op:
     outputs: tuple[Tensor, ...] = ()
     dtype: str = "fp16"
     kernels: int = 1                      # kernels a GPU launches for it (implementation profile)
+    strided: int = 0                      # of those, kernels on the framework's generic (non-vectorised) path
     request: int | None = None            # decode/prefill request index, for per-request ops
 
     def __post_init__(self) -> None:
@@ -107,7 +108,7 @@ class Op:
 
     def key(self) -> tuple:
         """Identity of the work, without the name: equal keys mean equal cost on the same unit and state."""
-        return (self.kind, self.shape, self.flops, self.inputs, self.outputs, self.dtype, self.kernels)
+        return (self.kind, self.shape, self.flops, self.inputs, self.outputs, self.dtype, self.kernels, self.strided)
 
 
 def shape(**dims: int) -> tuple[tuple[str, int], ...]:

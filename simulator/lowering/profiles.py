@@ -23,6 +23,19 @@ class Profile:
     kv_copy_kernels: int = 1             # kernels that write new K/V into the cache
     output_copy: bool = False            # transpose/reshape copy of the attention output
     sampling: bool = True                # a sampling op after the LM head (the measured eager step has none)
+    strided: dict[str, int] = field(default_factory=dict)   # kernels per op kind on the generic elementwise path
+
+    def strided_kernels(self, kind: str, rows: int, multi_token: bool) -> int:
+        """Kernels of one `kind` op that PyTorch runs on its generic (non-vectorised) elementwise path: operands
+        that are strided views, broadcast or cast. A one-row operand is contiguous after broadcasting (the norm's
+        weight multiply, the MLP's chunked halves); a prompt's q / k keep the permuted [B, S, H, d] layout, so
+        rotary's final add is generic too."""
+        n = self.strided.get(kind, 0)
+        if rows <= 1 and kind in ("rmsnorm", "silu_mul"):
+            n -= {"rmsnorm": 1, "silu_mul": n}[kind]
+        if kind == "rotary" and multi_token and n:
+            n += 1
+        return max(0, n)
 
     def kernels(self, kind: str) -> int:
         return self.vector.get(kind, (1, 2.0))[0]
@@ -37,10 +50,14 @@ _FUSED = {"rmsnorm": (1, 2.0), "layernorm": (1, 2.0), "rotary": (1, 2.0), "silu_
 # eager RMSNorm over bf16 x: to fp32 (2+4 B), pow (4+4), mean (4), +eps/rsqrt (~0), x*r (4+4), to bf16 (4+2),
 # *weight (2+2): ~36 B per element = 18 bf16 passes in 8 kernels. Rotary per tensor: neg + cat + 2 mul + add.
 _EAGER = {**_FUSED, "rmsnorm": (8, 18.0), "rotary": (5, 11.0), "silu_mul": (2, 5.0)}
+# generic-path kernels (tests/data/gpu_h200/trace.csv, PyTorch 2.11): the norm's cast, x * rstd and * weight; the
+# rotary's x * cos, neg of a slice, cat, * sin; both cache copies into a strided slice; the transpose copy; silu
+# and multiply on the chunked gate / up halves
+_EAGER_STRIDED = {"rmsnorm": 3, "rotary": 4, "kv_write": 2, "copy": 1, "silu_mul": 2}
 
 PROFILES: dict[str, Profile] = {
     "fused": Profile("fused", "fused", _FUSED),
     "eager-pytorch": Profile("eager-pytorch", "fused", _EAGER, rotary_per_tensor=True, kv_copy_kernels=2,
-                             output_copy=True, sampling=False),
+                             output_copy=True, sampling=False, strided=_EAGER_STRIDED),
     "unfused": Profile("unfused", "per-request", _FUSED),
 }

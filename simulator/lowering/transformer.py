@@ -50,6 +50,7 @@ class Lowering:
         self.ffn = math.ceil(self.m.ffn / self.tp)
         self.vocab = math.ceil(self.m.vocab / self.tp)
         self.tokens = workload.new_tokens
+        self.multi_token = s.phase != "decode"         # some sequence brings more than one new token
 
     # Helpers ---------------------------------------------------------------------------------------------
     def linear(self, b: GraphBuilder, name: str, m: int, n: int, k: int, after, bias: bool | None = None) -> str:
@@ -57,8 +58,11 @@ class Lowering:
         return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias, compute=self.cdt,
                              group_size=self.group), after)
 
-    def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, **kw) -> str:
-        return b.add(mk.vector(name, kind, elements, act=self.act, profile=self.profile, **kw), after)
+    def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, rows: int = 0, **kw) -> str:
+        """An elementwise op; `rows` (tokens) decides which of its kernels take the generic path."""
+        strided = self.profile.strided_kernels(kind, rows, self.multi_token) if rows else 0
+        return b.add(mk.vector(name, kind, elements, act=self.act, profile=self.profile, strided=strided, **kw),
+                     after)
 
     def collective(self, b: GraphBuilder, name: str, kind: str, nbytes: float, devices: int, after) -> str:
         return b.add(mk.collective(name, kind, nbytes, devices, act=self.act), after)
@@ -89,17 +93,18 @@ class Lowering:
         x = self.linear(b, "qkv_proj", t, qkv_n, h, x)
         if m.position == "rotary":
             if self.profile.rotary_per_tensor:
-                x = [self.vector(b, f"rotary_{p}", "rotary", t * n * self.d, x)
+                x = [self.vector(b, f"rotary_{p}", "rotary", t * n * self.d, x, rows=t)
                      for p, n in (("q", self.heads), ("k", self.kv_heads))]
             else:
                 x = self.vector(b, "rotary", "rotary", t * (self.heads + self.kv_heads) * self.d, x)
         kv_new = 2 * t * self.kv_heads * self.d
         kv = b.add(Op("kv_write", "kv_write", shape(elements=kv_new), 0.0, (Tensor("kv", kv_new, self.act),),
                       (Tensor("cache", kv_new, self.kvdt, resident=True),), dtype=self.kvdt,
-                      kernels=self.profile.kv_copy_kernels), x)
+                      kernels=self.profile.kv_copy_kernels,
+                      strided=self.profile.strided_kernels("kv_write", t, self.multi_token)), x)
         attn = self.attention(b, [kv] + ([x] if isinstance(x, str) else list(x)), requests)
         if self.profile.output_copy:
-            attn = self.vector(b, "attn_out_copy", "copy", t * self.heads * self.d, attn)
+            attn = self.vector(b, "attn_out_copy", "copy", t * self.heads * self.d, attn, rows=t)
         x = self.linear(b, "o_proj", t, h, self.heads * self.d, attn)
         if self.tp > 1:
             x = self.collective(b, "attn_all_reduce", "all_reduce", t * h * DTYPE_BYTES[self.act], self.tp, x)
@@ -115,7 +120,7 @@ class Lowering:
         h, f = self.m.hidden, self.ffn
         if self.m.gated_mlp:
             x = self.linear(b, f"{prefix}.gate_up_proj", t, 2 * f, h, x)
-            x = self.vector(b, f"{prefix}.act", "silu_mul", t * f, x)
+            x = self.vector(b, f"{prefix}.act", "silu_mul", t * f, x, rows=t)
         else:
             x = self.linear(b, f"{prefix}.up_proj", t, f, h, x)
             x = self.vector(b, f"{prefix}.act", self.m.activation if self.m.activation != "silu" else "gelu", t * f, x)
