@@ -118,3 +118,36 @@ def test_lowering_invariants(batch, ctx, tp, phase, impl, model):
         c, p = w.spec.chunk_len, w.spec.prompt_len + w.spec.chunk_len
         pairs = kv.sum() + c * p - c * (c - 1) / 2
     assert att == pytest.approx(4 * heads * m.d_head * pairs, rel=1e-9)
+
+
+def test_eager_generic_path_kernels_follow_the_operands_layout():
+    """eager-pytorch: a decode step's rotary runs 4 generic kernels (broadcast, slice, cat), a prompt's 5 (its add
+    sees the permuted layout); the MLP's SiLU x up is generic only over several rows; fused runs none."""
+    def strided(g, name):
+        return next(d["op"].strided for _, d in g.layer.nodes(data=True) if d["op"].name == name)
+    b1 = lower(workload(implementation="eager-pytorch", batch=1))
+    b8 = lower(workload(implementation="eager-pytorch", batch=8))
+    pre = lower(workload(implementation="eager-pytorch", phase="prefill", prompt_len=64))
+    assert strided(b1, "rotary_q") == 4 and strided(pre, "rotary_q") == 5
+    assert strided(b1, "mlp.act") == 0 and strided(b8, "mlp.act") == 2
+    assert strided(b1, "attn_norm") == 2 and strided(b8, "attn_norm") == 3 and strided(b8, "kv_write") == 2
+    fused = lower(workload(implementation="fused", batch=8))
+    assert all(d["op"].strided == 0 for _, d in fused.layer.nodes(data=True))
+
+
+def test_eager_int8_weight_only_casts_the_weights_then_runs_a_wide_gemm():
+    """F.linear(x, w.to(bf16)) * s: the cast reads every int8 weight once and writes a transient bf16 copy that the
+    GEMM streams; resident weights stay int8 (memory footprint), and int8 x int8 GEMMs run the legacy kernel."""
+    dt = {"weights": "int8", "activations": "bf16", "kv": "bf16"}
+    g = lower(workload(implementation="eager-pytorch", dtype=dt))
+    ops = {d["op"].name: d["op"] for _, d in g.layer.nodes(data=True)}
+    cast, gemm = ops["qkv_proj.dequant"], ops["qkv_proj"]
+    n_k = 4096 * 12288
+    assert cast.bytes_in == n_k and cast.bytes_out == 2 * n_k and cast.strided == 1
+    w = next(t for t in gemm.inputs if t.name == "w")
+    assert w.dtype == "bf16" and not w.resident and gemm.dtype == "bf16"
+    assert "qkv_proj.scale" in ops
+    fused = lower(workload(implementation="fused", dtype=dt))
+    assert not any(d["op"].name.endswith(".dequant") for _, d in fused.layer.nodes(data=True))
+    w8a8 = lower(workload(implementation="eager-pytorch", dtype={"weights": "int8", "activations": "int8", "kv": "bf16"}))
+    assert all(d["op"].legacy_mma for _, d in w8a8.layer.nodes(data=True) if d["op"].kind == "gemm")

@@ -111,7 +111,8 @@ def formats(m: Machine, compute: str, act: str | None = None, weights: str | Non
 
 
 def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, clock: float,
-              cand: tuple[np.ndarray, np.ndarray, np.ndarray], fmt: Formats | None = None) -> dict[str, np.ndarray]:
+              cand: tuple[np.ndarray, np.ndarray, np.ndarray], fmt: Formats | None = None,
+              rate: float = 1.0) -> dict[str, np.ndarray]:
     spec, g = m.spec, m.spec.gemm
     bm, bn, s = cand
     fmt = fmt or Formats(DTYPE_BYTES[dtype], DTYPE_BYTES[dtype])
@@ -135,7 +136,7 @@ def _evaluate(m: Machine, M: int, N: int, K: int, dtype: str, out_dtype: str, cl
     last = ctas - (waves - 1) * m.sms
     rows, cols = np.minimum(bm, M), np.minimum(bn, N)     # TMA does not fetch out-of-bounds rows
 
-    flops_sm = spec.tensor_flops_per_clock_per_sm[dtype] * clock * spec.tensor_efficiency
+    flops_sm = spec.tensor_flops_per_clock_per_sm[dtype] * clock * spec.tensor_efficiency * rate
     t_mma = 2 * bm * bn * bk / flops_sm
     load = (rows * ab + cols * wb) * bk
     l2_load = (rows * ab + cols * wb / g.cluster) * bk    # TMA multicast: a cluster shares one B tile
@@ -198,9 +199,11 @@ def _limit_clock(m: Machine, M: int, N: int, K: int, dtype: str, r: dict[str, np
 
 
 def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype: str | None = None,
-              fmt: Formats | None = None) -> GemmPlan:
+              fmt: Formats | None = None, legacy: bool = False) -> GemmPlan:
     """The fastest candidate kernel for x[M,K] . W[N,K]^T computed in `dtype` and its modelled time (no launch
-    overhead); `fmt` gives the operands' storage formats when they differ from the compute dtype."""
+    overhead); `fmt` gives the operands' storage formats when they differ from the compute dtype; `legacy`: the
+    kernel is the previous tensor-core generation's (`legacy_mma_fraction` of the rate)."""
+    rate = m.spec.legacy_mma_fraction if legacy else 1.0
     if min(M, N, K) <= 0:
         raise ValueError(f"GEMM dims must be positive, got M={M} N={N} K={K}")
     if dtype not in m.spec.tensor_flops_per_clock_per_sm:
@@ -209,11 +212,11 @@ def plan_gemm(m: Machine, M: int, N: int, K: int, dtype: str = "bf16", out_dtype
     out_dtype = out_dtype or ("bf16" if DTYPE_BYTES[dtype] < 2 else dtype)
     cand = _candidates(m, fmt is not None and fmt.dequant_ops > 0)
     clock = m.spec.clock
-    r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
+    r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt, rate)
     if m.spec.power_cap is not None or m.spec.power_limit is not None:
         i = int(np.argmin(r["rank"]))
         clock = m.spec.tensor_clock(float(r["t_waves"][i]), _limit_clock(m, M, N, K, dtype, r, i))
-        r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt)
+        r = _evaluate(m, M, N, K, dtype, out_dtype, clock, cand, fmt, rate)
     i = int(np.argmin(r["rank"]))
     t_main = max(r["t_waves"][i], r["t_hbm"][i])
     s = int(r["s"][i])                  # 0 = stream-K

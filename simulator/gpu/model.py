@@ -129,7 +129,7 @@ class GpuModel:
         t = {x.name: x for x in op.inputs}
         fmt = formats(self._m, op.dtype, t["x"].dtype if "x" in t else None, t["w"].dtype if "w" in t else None,
                       t["w_scale"].bytes if "w_scale" in t else 0.0)
-        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt)
+        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt, op.legacy_mma)
         detail = {"tile": f"{p.bm}x{p.bn}", "split_k": p.split_k if p.split_k else "stream-k", "ctas": p.ctas,
                   "waves": p.waves, "stages": p.stages, "clock_hz": p.clock, "t_mainloop_s": p.t_mainloop,
                   "t_hbm_s": p.t_hbm, "slow_path": p.slow_path}

@@ -87,6 +87,9 @@ class GpuSpec(UnitSpec):
     unaligned_elements_per_clock_per_sm: PositiveFloat = Field(
         4.0, description="operand elements per clock per SM of the alignment-1 GEMM fallback (N % 8 != 0)")
     launch_overhead: Time = Field("2 us", description="fixed start-up and tail of one kernel (inside a CUDA graph)")
+    legacy_mma_fraction: Ratio = Field(
+        1.0, description="fraction of the tensor rate that the previous generation's GEMM kernels reach on this GPU "
+                         "(a framework's sm80 mma.sync CUTLASS kernel on Hopper, whose native path is wgmma)")
     strided_elements_per_clock_per_sm: PositiveFloat | None = Field(
         None, description="elements per SM clock of a framework's generic elementwise kernel (strided, broadcast or "
                           "casting operands: per-element index arithmetic, scalar loads); None: as vectorised")

@@ -70,6 +70,7 @@ class Op:
     dtype: str = "fp16"
     kernels: int = 1                      # kernels a GPU launches for it (implementation profile)
     strided: int = 0                      # of those, kernels on the framework's generic (non-vectorised) path
+    legacy_mma: bool = False              # a GEMM the framework runs on the previous tensor-core generation's kernels
     request: int | None = None            # decode/prefill request index, for per-request ops
 
     def __post_init__(self) -> None:
@@ -108,7 +109,8 @@ class Op:
 
     def key(self) -> tuple:
         """Identity of the work, without the name: equal keys mean equal cost on the same unit and state."""
-        return (self.kind, self.shape, self.flops, self.inputs, self.outputs, self.dtype, self.kernels, self.strided)
+        return (self.kind, self.shape, self.flops, self.inputs, self.outputs, self.dtype, self.kernels, self.strided,
+                self.legacy_mma)
 
 
 def shape(**dims: int) -> tuple[tuple[str, int], ...]:

@@ -24,6 +24,8 @@ class Profile:
     output_copy: bool = False            # transpose/reshape copy of the attention output
     sampling: bool = True                # a sampling op after the LM head (the measured eager step has none)
     strided: dict[str, int] = field(default_factory=dict)   # kernels per op kind on the generic elementwise path
+    dequant_weights: tuple[str, ...] = ()   # weight-only formats widened in a separate cast before a GEMM
+    legacy_mma: tuple[str, ...] = ()        # compute dtypes whose GEMMs run previous-generation kernels
 
     def strided_kernels(self, kind: str, rows: int, multi_token: bool) -> int:
         """Kernels of one `kind` op that PyTorch runs on its generic (non-vectorised) elementwise path: operands
@@ -58,6 +60,10 @@ _EAGER_STRIDED = {"rmsnorm": 3, "rotary": 4, "kv_write": 2, "copy": 1, "silu_mul
 PROFILES: dict[str, Profile] = {
     "fused": Profile("fused", "fused", _FUSED),
     "eager-pytorch": Profile("eager-pytorch", "fused", _EAGER, rotary_per_tensor=True, kv_copy_kernels=2,
-                             output_copy=True, sampling=False, strided=_EAGER_STRIDED),
+                             output_copy=True, sampling=False, strided=_EAGER_STRIDED,
+                             # tests/data/gpu_h100/kernel_names.csv: F.linear(x, w.to(bf16)) * s casts the int8
+                             # weights on the generic path (122 us for 45 M), then a bf16 GEMM, then the scale;
+                             # torch._int_mm runs CUTLASS's sm80 kernel (mma.sync) on Hopper
+                             dequant_weights=("int8",), legacy_mma=("int8",)),
     "unfused": Profile("unfused", "per-request", _FUSED),
 }
