@@ -4,7 +4,7 @@ int8 / int4 GEMV and small-M GEMMs. Prints and writes $OUT/m.csv; method in test
 Rows: `env,<device>,<torch>,<driver;max SM clock;power limit;SM clock;power>`, `attn,B,L,Hq,Hkv,median_us,`,
 `gemm,M,N,K,kind,median_us,graph_us` (kind: bf16 F.linear, fp8 torch._scaled_mm with per-tensor scales, int8
 torch._int_mm, w8 eager dequant + F.linear, w8p torch._weight_int8pack_mm, w4 tinygemm int4 g128), or `...,err,msg`.
-Sent to the device as zlib+base64 of this file with docstrings stripped (the tool's command limit).
+Run as a file on the device machine: `python benchmarks/gpu/FILE.py` (writes under $OUT).
 """
 import torch as T,torch.nn.functional as F,time,os,subprocess as S
 c=T.cuda;D='cuda';b16=T.bfloat16;R=T.randn;O=open(os.environ.get('OUT','.')+'/m.csv','w')

@@ -5,7 +5,7 @@ rotate-half RoPE, static KV cache copy, SDPA, transpose, MLP), and board power /
 Rows: `step,hidden,layers,batch,ctx,kernels,eager_us,host_issue_us,graph_us` (eager_us: CUDA events around an eager
 step; host_issue_us: host time to issue the step while the GPU is busy; graph_us: one graph replay), and
 `pow,phase,calls_per_s,<power W;SM MHz samples every 100 ms>` (idle, 8192^3 bf16 and fp8 GEMMs, 512 MiB copy).
-Sent to the device as zlib+base64 of this file with docstrings stripped (the tool's command limit).
+Run as a file on the device machine: `python benchmarks/gpu/FILE.py` (writes under $OUT).
 """
 import torch as T,torch.nn.functional as F,time,os,subprocess as S
 c=T.cuda;D='cuda';b=T.bfloat16;R=T.randn;O=open(os.environ.get('OUT','.')+'/s.csv','w')
