@@ -29,12 +29,12 @@ def roots(paths: list[str] | tuple[str, ...] = ()) -> list[Path]:
 
 
 def find(name: str | Path, kinds: tuple[str, ...] = (), paths: list[str] | tuple[str, ...] = ()) -> Path:
-    """The file a name stands for: an existing path as given, else the best-ranked stem match (see module doc).
+    """The file a name stands for: an existing file as given, else the best-ranked stem match (see module doc).
 
     `kinds` keeps only files of those kinds (`("system",)` for `simulate run`'s first argument)."""
     path = Path(name)
-    if path.exists() or path.suffix in (".yaml", ".yml", ".json", ".csv") or len(path.parts) > 1:
-        return path
+    if path.is_file() or path.suffix in (".yaml", ".yml", ".json", ".csv") or len(path.parts) > 1:
+        return path                                   # a folder of the same name (./h100/) is not a config
     for root in roots(paths):
         found = [p for p in sorted(root.rglob(f"{name}.yaml")) if not kinds or _kind(p) in kinds]
         if not found:

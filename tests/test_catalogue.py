@@ -68,3 +68,10 @@ def test_version_agrees_with_the_package(cli, capsys):
         cli("--version")
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"simulate {simulator.__version__}"
+
+
+def test_a_folder_named_like_a_preset_does_not_hide_it(tmp_path, monkeypatch):
+    """`simulate op h100 ...` run where a folder ./h100/ exists (measurements, outputs) still means the preset."""
+    (tmp_path / "h100").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert find("h100") == ROOT / "hwconfigs/h100.yaml"
