@@ -13,6 +13,19 @@ B is the sustained HBM bandwidth, or the L2 bandwidth for intermediates that one
 the next reads while they fit in half the L2. The op's first kernel reads what the op before it just wrote:
 its first loads hit in L2 (latency = L2 latency when the input fits in half the L2), its stream runs at B. Launch overhead is added by the caller per kernel.
 
+PyTorch's own norm kernel (`vectorized_layer_norm_kernel`, F.rms_norm / F.layer_norm) is one row-per-CTA kernel
+of 128 threads with 4-element loads and no unrolling (one load in flight per thread), in three steps: a pass that
+sums x^2 (each of its `i = cols / 512` iterations waits for its load: latency l1, the L2 latency when x was just
+written and fits, else the DRAM latency), a block reduction (5 warp shuffles, 2 shared-memory rounds behind
+barriers, a broadcast: `NORM_REDUCE_STEPS` on-SM round trips of latency s = `shared_memory_latency`), and a pass
+that re-reads x (from L1) and the weight (from L2) and writes y (latency l2 per iteration). Each iteration also
+waits one on-SM round trip for its dependent arithmetic:
+
+    norm:       t_row = i (l1 + s) + NORM_REDUCE_STEPS s + i (l2 + s);   t = waves x t_row + bytes / B
+
+where bytes are x read once and y written once (the second read stays on chip); the bandwidth time adds to the
+latency chain because one load per thread cannot hide the queueing behind it.
+
 A framework's generic elementwise kernel (PyTorch's `elementwise_kernel` / `unrolled_elementwise_kernel`, taken
 when an operand is strided, broadcast or cast) computes every operand's offset per element and loads scalars,
 so it is bound by instructions, not bytes, and starts slower (its offset calculators are kernel parameters):
@@ -37,6 +50,10 @@ VECTOR_BYTES = 16      # one vectorised load per thread per iteration
 GENERIC_BLOCK = 512    # threads of a generic reduction block
 REDUCE_ILP = 4         # loads in flight per thread of a generic reduction (PyTorch Reduce.cuh: vt0 = 4)
 GENERIC_CTA_ELEMENTS = 512  # elements per CTA of a generic elementwise kernel (128 threads x 4)
+NORM_THREADS = 128     # PyTorch's vectorized_layer_norm_kernel: a 32 x 4 block per row
+NORM_VECTOR = 4        # elements per load of that kernel (aligned_vector<T, 4>)
+NORM_REDUCE_STEPS = 16  # its block reduction: 5 shuffles, 2 x (store, barrier, load, barrier), store-barrier-load,
+                        # plus the rsqrt and the stats store: on-SM round trips in one dependent chain
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class Kernel:
     row_threads: int = 0            # threads per row; 0 = generic reduction rule (see `threads_per_row`)
     strided: float = 0.0            # elements, when the kernel takes the generic (non-vectorised) path
     warm: bool = True               # its input was just written by the op before it (in L2 if it fits)
+    norm: bool = False              # PyTorch's two-pass row norm kernel (see the module docstring)
 
     @property
     def bytes(self) -> float:
@@ -63,6 +81,8 @@ def kernel_time(m: Machine, k: Kernel) -> float:
     """Work time of one kernel (launch overhead excluded)."""
     in_l2 = k.intermediate and m.fits_l2(k.bytes)
     warm = k.warm and m.fits_l2(k.bytes)
+    if k.norm:
+        return norm_kernel_time(m, k)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
@@ -86,6 +106,18 @@ def kernel_time(m: Machine, k: Kernel) -> float:
     return t
 
 
+def norm_kernel_time(m: Machine, k: Kernel) -> float:
+    """PyTorch's row-per-CTA norm kernel: two dependent load chains around a block reduction, then the stream."""
+    s = m.spec
+    iters = math.ceil(k.cols / (NORM_THREADS * NORM_VECTOR))
+    first = s.l2_latency if k.warm and m.fits_l2(k.bytes) else s.memory_latency
+    step = s.shared_memory_latency
+    t_row = iters * (first + step) + NORM_REDUCE_STEPS * step + iters * (s.l2_latency + step)
+    per_sm = min(s.max_ctas_per_sm, max(1, s.max_threads_per_sm // NORM_THREADS))
+    waves = math.ceil(k.rows / (m.sms * per_sm))
+    return waves * t_row + k.bytes / m.hbm_bw
+
+
 def threads_per_row(rows: int) -> int:
     """Generic reduction kernel (PyTorch's reduce): a 512-thread block spans up to 16 rows, at least a warp each,
     so few rows get many threads and many rows get one warp each."""
@@ -98,7 +130,8 @@ def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: b
     """The kernels of an RMSNorm / LayerNorm implementation with `kernels` launches.
 
     1: fused (serving engines, torch.compile): read x and weight, write y in one pass over rows held in registers.
-    2: two-pass (PyTorch F.rms_norm): a row reduction writing the statistics, then an apply kernel reading x again.
+    2: PyTorch's F.rms_norm / F.layer_norm: ONE kernel (`vectorized_layer_norm_kernel`) making two passes over
+       each row (statistics, then x re-read on chip to apply them); "2" names the passes, it launches one kernel.
     8: HF eager with fp32 upcast: to(fp32), pow, mean, add eps, rsqrt, mul, to(bf16), mul weight; `strided` of
        them take the generic elementwise path, in the order cast, x * rstd (broadcast), * weight (broadcast).
     other: the fused traffic spread over that many kernels, each materialising one intermediate.
@@ -109,9 +142,9 @@ def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: b
     if kernels == 1:
         return [Kernel(n * b + w, n * b, rows=tokens, cols=hidden, passes=1, elem_bytes=b,
                        row_threads=ROW_THREADS)]
-    if kernels == 2:
-        return [Kernel(n * b, tokens * 4.0, rows=tokens, cols=hidden, passes=1, elem_bytes=b, row_threads=ROW_THREADS),
-                Kernel(n * b + tokens * 4.0 + w, n * b, intermediate=True)]     # x again: from L2 if it fits
+    if kernels == 2:                        # HBM: x once, the weight, y and the per-row statistics (mean, rstd)
+        return [Kernel(n * b + w, n * b + tokens * 8.0, rows=tokens, cols=hidden, passes=2, elem_bytes=b,
+                       norm=True)]
     if kernels == 8 and not layer:
         f = 4.0
         g = [n if strided > i else 0.0 for i in range(3)]

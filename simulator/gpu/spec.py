@@ -80,6 +80,9 @@ class GpuSpec(UnitSpec):
     l2_bandwidth: Bandwidth = "10 TB/s"
     l2_latency: Time = Field("150 ns", description="load-to-use latency of an L2 hit")
     memory_latency: Time = Field("600 ns", description="load-to-use latency of a DRAM access under load")
+    shared_memory_latency: Time = Field(
+        "15 ns", description="on-SM round trip: a shared-memory load, a warp shuffle or a short dependent "
+                             "arithmetic chain (row reductions' per-step latency)")
     sm_bytes_in_flight: Size = Field(
         "32 KiB", description="bytes one CTA of a streaming kernel keeps in flight (async-copy stages)")
     tensor_efficiency: Ratio = Field(

@@ -49,7 +49,7 @@ def load_models(hw: str | Path = REPO / "hwconfigs" / "h100.yaml", unit: str = "
     return {mode: GpuModel(spec, memory, mode=mode) for mode in ("eager", "graph")}
 
 
-# PyTorch's F.rms_norm: a statistics kernel and an apply kernel (x read twice, y written once)
+# PyTorch's F.rms_norm: one vectorized_layer_norm_kernel making two passes over each row (elementwise.rmsnorm_kernels)
 TWO_PASS = Profile("two-pass", "fused", {"rmsnorm": (2, 3.0)})
 
 
