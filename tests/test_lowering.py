@@ -149,5 +149,6 @@ def test_eager_int8_weight_only_casts_the_weights_then_runs_a_wide_gemm():
     assert "qkv_proj.scale" in ops
     fused = lower(workload(implementation="fused", dtype=dt))
     assert not any(d["op"].name.endswith(".dequant") for _, d in fused.layer.nodes(data=True))
-    w8a8 = lower(workload(implementation="eager-pytorch", dtype={"weights": "int8", "activations": "int8", "kv": "bf16"}))
+    w8a8 = lower(workload(implementation="eager-pytorch",
+                          dtype={"weights": "int8", "activations": "int8", "kv": "bf16"}))
     assert all(d["op"].legacy_mma for _, d in w8a8.layer.nodes(data=True) if d["op"].kind == "gemm")

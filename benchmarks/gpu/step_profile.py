@@ -1,7 +1,7 @@
 """Whole decode and prefill steps of LLaMA-style models on a real GPU, with every kernel's time inside the step
 (issue 15: why a CUDA-graph step differs from the sum of its kernels timed alone).
 
-    python benchmarks/gpu/step_profile.py            # on the device machine; writes $OUT/step_profile.csv, $OUT/trace.csv
+    python benchmarks/gpu/step_profile.py     # on the device machine: $OUT/step_profile.csv, $OUT/trace.csv
 
 The software is ../shared/reference/h100/measured_model.md's plain-PyTorch model (HF RMSNorm with fp32 upcast,
 fused QKV, rotate-half RoPE, static KV cache copy, SDPA, transpose copy, gated MLP), written out below; random

@@ -11,7 +11,8 @@ HF-style eager one with its fp32 upcast is eight). Each kernel is either
 
 B is the sustained HBM bandwidth, or the L2 bandwidth for intermediates that one kernel of the op writes and
 the next reads while they fit in half the L2. The op's first kernel reads what the op before it just wrote:
-its first loads hit in L2 (latency = L2 latency when the input fits in half the L2), its stream runs at B. Launch overhead is added by the caller per kernel.
+its first loads hit in L2 (latency = L2 latency when the input fits in half the L2), its stream runs at B.
+Launch overhead is added by the caller per kernel.
 
 PyTorch's own norm kernel (`vectorized_layer_norm_kernel`, F.rms_norm / F.layer_norm) is one row-per-CTA kernel
 of 128 threads with 4-element loads and no unrolling (one load in flight per thread), in three steps: a pass that

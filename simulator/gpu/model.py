@@ -9,7 +9,8 @@ Dims contract (what `Op.dims` must hold per kind; names as the lowering emits th
     attention_qk/attention_sv heads, kv_heads, head_dim, q_len, kv_len (one request, unfused batched GEMMs)
     softmax, sampling         rows, cols
     rmsnorm, layernorm        tokens, hidden; `Op.kernels` picks the implementation: 1 fused, 2 PyTorch's
-                              F.rms_norm (one kernel, two passes), 8 HF eager with fp32 upcast (see elementwise.rmsnorm_kernels)
+                              F.rms_norm (one kernel, two passes), 8 HF eager with fp32 upcast
+                              (elementwise.rmsnorm_kernels)
     add, gelu, silu_mul, rotary, copy, kv_write, embedding, moe_router (and any other vector/memory kind)
                               elements; Op.inputs / Op.outputs hold ALL the traffic of the op's `Op.kernels`
                               kernels (the lowering's profile "passes", intermediates included); the model

@@ -3,7 +3,8 @@
     python -m simulator.studies.measured [--data tests/data/gpu_h100]
 
 prints the error per group: causal prefill attention, bf16 / fp8 / int8 GEMMs, weight-only GEMV, and whole
-CUDA-graph decode and prefill steps of LLaMA-2-7B / 13B (step_profile.csv). The device that ran is read from the files (an H200 is predicted with hwconfigs/h200.yaml).
+CUDA-graph decode and prefill steps of LLaMA-2-7B / 13B (step_profile.csv). The device that ran is read from the
+files (an H200 is predicted with hwconfigs/h200.yaml).
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['err_single_pct']:+6.1f} % / {r['err_span_pct']:+6.1f} %")
         for key in ("err_single_pct", "err_span_pct"):
             e = np.array([r[key] for r in steps])
-            print(f"whole steps vs {key[4:-4]:6s}: MAPE {np.mean(np.abs(e)):4.1f} %, worst {e[np.argmax(np.abs(e))]:+5.1f} %")
+            worst = e[np.argmax(np.abs(e))]
+            print(f"whole steps vs {key[4:-4]:6s}: MAPE {np.mean(np.abs(e)):4.1f} %, worst {worst:+5.1f} %")
     return 0
 
 
