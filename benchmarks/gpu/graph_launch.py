@@ -11,13 +11,16 @@ profiled replay the kernels' summed CUPTI time, the span first start -> last end
 import os
 
 import torch
-from torch.profiler import ProfilerActivity, profile
-
 from step_profile import Model, kernels_of, median, timed
+from torch.profiler import ProfilerActivity, profile
 
 
 def main():
-    out = open(os.path.join(os.environ.get("OUT", "."), "graph_launch.csv"), "w")
+    with open(os.path.join(os.environ.get("OUT", "."), "graph_launch.csv"), "w") as out:
+        record(out)
+
+
+def record(out):
     out.write("layers,full,kernels,single_us,loop_us,busy_us,span_us,median_gap_us\n")
     with torch.no_grad():
         for layers, full in ((1, False), (4, False), (8, False), (16, False), (32, False), (32, True)):

@@ -91,7 +91,7 @@ class Model:
 
 def smi(fields):
     out = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, check=False).stdout
     return out.strip().replace(", ", ";")
 
 
@@ -136,12 +136,15 @@ CASES = [  # name, model, layers, full, phase, batch, new tokens, ctx
 
 
 def main():
-    steps = open(os.path.join(OUT, "step_profile.csv"), "w")
-    trace = open(os.path.join(OUT, "trace.csv"), "w")
+    with open(os.path.join(OUT, "step_profile.csv"), "w") as steps, open(os.path.join(OUT, "trace.csv"), "w") as trace:
+        profile_steps(steps, trace)
 
+
+def profile_steps(steps, trace):
     def put(f, *a):
         s = ",".join(map(str, a))
-        print(s) if f is steps else None
+        if f is steps:
+            print(s)
         f.write(s + "\n")
         f.flush()
 
