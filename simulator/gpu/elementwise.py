@@ -83,7 +83,7 @@ def kernel_time(m: Machine, k: Kernel) -> float:
     in_l2 = k.intermediate and m.fits_l2(k.bytes)
     warm = k.warm and m.fits_l2(k.bytes)
     if k.norm:
-        return norm_kernel_time(m, k)
+        return norm_kernel_time(m, k, warm)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
@@ -101,17 +101,18 @@ def kernel_time(m: Machine, k: Kernel) -> float:
     t = m.stream_time(k.bytes, ctas, in_l2, warm)
     r = m.spec.strided_elements_per_clock_per_sm
     if k.strided and r:
-        lat = m.spec.l2_latency if in_l2 or warm else m.spec.memory_latency
+        lat = m.latency(in_l2 or warm)
         rate = min(m.sms, max(1.0, k.strided / GENERIC_CTA_ELEMENTS)) * r * m.spec.light_clock
         t = m.spec.strided_kernel_setup + max(t, lat + k.strided / rate)
     return t
 
 
-def norm_kernel_time(m: Machine, k: Kernel) -> float:
-    """PyTorch's row-per-CTA norm kernel: two dependent load chains around a block reduction, then the stream."""
+def norm_kernel_time(m: Machine, k: Kernel, warm: bool) -> float:
+    """PyTorch's row-per-CTA norm kernel: two dependent load chains around a block reduction, then the stream;
+    `warm`: x was just written and fits in half the L2."""
     s = m.spec
     iters = math.ceil(k.cols / (NORM_THREADS * NORM_VECTOR))
-    first = s.l2_latency if k.warm and m.fits_l2(k.bytes) else s.memory_latency
+    first = m.latency(warm)
     step = s.shared_memory_latency
     t_row = iters * (first + step) + NORM_REDUCE_STEPS * step + iters * (s.l2_latency + step)
     per_sm = min(s.max_ctas_per_sm, max(1, s.max_threads_per_sm // NORM_THREADS))

@@ -42,10 +42,13 @@ class Machine:
     def l2_bw(self) -> float:
         return self.spec.l2_bandwidth
 
+    def latency(self, in_l2: bool) -> float:
+        """Load-to-use latency of a load that hits in L2 (`in_l2`) or goes to DRAM."""
+        return self.spec.l2_latency if in_l2 else self.spec.memory_latency
+
     def cta_stream_bw(self, in_l2: bool = False) -> float:
         """Bytes/s one CTA streams when it alone keeps `sm_bytes_in_flight` outstanding."""
-        lat = self.spec.l2_latency if in_l2 else self.spec.memory_latency
-        return self.spec.sm_bytes_in_flight / lat
+        return self.spec.sm_bytes_in_flight / self.latency(in_l2)
 
     def bandwidth(self, in_l2: bool) -> float:
         return self.l2_bw if in_l2 else self.hbm_bw
@@ -59,7 +62,7 @@ class Machine:
         the first loads hit in L2 (input just written), the stream still runs at the HBM rate."""
         if nbytes <= 0:
             return 0.0
-        lat = self.spec.l2_latency if in_l2 or warm else self.spec.memory_latency
+        lat = self.latency(in_l2 or warm)
         parallel = min(max(ctas, 1.0), self.sms * STREAM_CTAS_PER_SM)
         rate = min(self.bandwidth(in_l2), parallel * self.cta_stream_bw(in_l2))
         return lat + nbytes / rate

@@ -6,6 +6,8 @@ unmasked pairs under a causal mask; vector ops cost VECTOR_FLOPS per element.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator.lowering.ops import DTYPE_BYTES, Op, Tensor, shape
@@ -35,9 +37,10 @@ def weight_scales(n: int, k: int, weights: str, compute: str, group_size: int | 
 
 
 def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: bool = False,
-         compute: str | None = None, group_size: int | None = 128) -> Op:
+         compute: str | None = None, group_size: int | None = 128, legacy_mma: bool = False) -> Op:
     """y[M,N] = x[M,K] W[N,K]^T (+ bias): a linear layer whose weights are resident in memory, stored in
-    `weights`, computed in `compute` (default: `compute_dtype`); quantised weights carry their scales."""
+    `weights`, computed in `compute` (default: `compute_dtype`); quantised weights carry their scales.
+    `legacy_mma`: the framework runs it on the previous tensor-core generation's kernels."""
     compute = compute or compute_dtype(weights, act)
     inputs = [Tensor("x", m * k, act), Tensor("w", n * k, weights, resident=True)]
     scales = weight_scales(n, k, weights, compute, group_size)
@@ -46,7 +49,21 @@ def gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, bias: boo
     if bias:
         inputs.append(Tensor("bias", n, act, resident=True))
     return Op(name, "gemm", shape(M=m, N=n, K=k), 2.0 * m * n * k, tuple(inputs), (Tensor("y", m * n, act),),
-              dtype=compute)
+              dtype=compute, legacy_mma=legacy_mma)
+
+
+def eager_dequant_gemm(name: str, m: int, n: int, k: int, *, weights: str, act: str, compute: str,
+                       bias: bool = False) -> tuple[Op, Op, Op]:
+    """Weight-only quantisation in eager PyTorch, `F.linear(x, w.to(compute)) * scale`: a cast of the whole
+    weight on the generic elementwise path into a transient copy in the compute dtype, a GEMM streaming that
+    copy, then the per-channel scale (broadcast: generic for more than one row)."""
+    cast = Op(f"{name}.dequant", "copy", shape(elements=n * k), 0.0, (Tensor("w", n * k, weights, resident=True),),
+              (Tensor("w_wide", n * k, compute),), dtype=compute, strided=1)
+    wide = gemm(name, m, n, k, weights=compute, act=act, bias=bias, compute=compute)
+    wide = replace(wide, inputs=tuple(replace(t, resident=False) if t.name == "w" else t for t in wide.inputs))
+    scale = vector(f"{name}.scale", "add", m * n, act=act, weight=n, weight_dtype=compute,
+                   strided=1 if m > 1 else 0)
+    return cast, wide, scale
 
 
 def vector(name: str, kind: str, elements: int, *, act: str, profile: Profile = PROFILES["fused"],

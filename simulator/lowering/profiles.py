@@ -33,11 +33,13 @@ class Profile:
         weight multiply, the MLP's chunked halves); a prompt's q / k keep the permuted [B, S, H, d] layout, so
         rotary's final add is generic too."""
         n = self.strided.get(kind, 0)
-        if rows <= 1 and kind in ("rmsnorm", "silu_mul"):
-            n -= {"rmsnorm": 1, "silu_mul": n}[kind]
+        if rows <= 1 and kind == "silu_mul":
+            return 0
+        if rows <= 1 and kind == "rmsnorm" and n:
+            return n - 1
         if kind == "rotary" and multi_token and n:
-            n += 1
-        return max(0, n)
+            return n + 1
+        return n
 
     def kernels(self, kind: str) -> int:
         return self.vector.get(kind, (1, 2.0))[0]

@@ -10,7 +10,7 @@ experts (`Shard`). The op constructors (and their FLOP counts) are in `builders.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -57,26 +57,11 @@ class Lowering:
         bias = self.m.bias if bias is None else bias
         compute = self.cdt or mk.compute_dtype(self.wdt, self.act)
         if self.wdt in self.profile.dequant_weights and DTYPE_BYTES[self.wdt] < DTYPE_BYTES[compute]:
-            return self.dequant_linear(b, name, m, n, k, after, bias, compute)
-        op = mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias, compute=self.cdt, group_size=self.group)
-        if compute in self.profile.legacy_mma:
-            op = replace(op, legacy_mma=True)
-        return b.add(op, after)
-
-    def dequant_linear(self, b: GraphBuilder, name: str, m: int, n: int, k: int, after, bias: bool,
-                       compute: str) -> str:
-        """Weight-only quantisation in eager PyTorch, `F.linear(x, w.to(compute)) * scale`: a cast of the whole
-        weight on the generic elementwise path (a transient copy in the compute dtype), a GEMM on that copy,
-        then the per-channel scale (broadcast: generic for more than one row)."""
-        cast = Op(f"{name}.dequant", "copy", shape(elements=n * k), 0.0, (Tensor("w", n * k, self.wdt, resident=True),),
-                  (Tensor("w_wide", n * k, compute),), dtype=compute, strided=1)
-        x = b.add(cast, after)
-        op = mk.gemm(name, m, n, k, weights=compute, act=self.act, bias=bias, compute=compute)
-        op = replace(op, inputs=tuple(replace(t, resident=False) if t.name == "w" else t for t in op.inputs))
-        x = b.add(op, x)
-        scale = mk.vector(f"{name}.scale", "add", m * n, act=self.act, profile=self.profile, weight=n,
-                          weight_dtype=compute, strided=1 if m > 1 else 0)
-        return b.add(scale, x)
+            for op in mk.eager_dequant_gemm(name, m, n, k, weights=self.wdt, act=self.act, compute=compute, bias=bias):
+                after = b.add(op, after)
+            return after
+        return b.add(mk.gemm(name, m, n, k, weights=self.wdt, act=self.act, bias=bias, compute=self.cdt,
+                             group_size=self.group, legacy_mma=compute in self.profile.legacy_mma), after)
 
     def vector(self, b: GraphBuilder, name: str, kind: str, elements: int, after, rows: int = 0, **kw) -> str:
         """An elementwise op; `rows` (tokens) decides which of its kernels take the generic path."""

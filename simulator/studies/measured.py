@@ -36,19 +36,12 @@ UNMODELLED = {"w4": "not modelled: tinygemm at M > 1 (a GEMV kernel looped over 
 
 def _gemm_ops(kind: str, M: int, N: int, K: int) -> list:
     """The ops of one measured GEMM call: eager `F.linear(x, w.to(bf16)) * s` is a cast of the weights on the
-    generic path, a bf16 GEMM and the scale (Lowering.dequant_linear); `torch._int_mm` is CUTLASS's sm80 kernel."""
-    from dataclasses import replace
-
-    from simulator.lowering.ops import Op, Tensor, shape
-
+    generic path, a bf16 GEMM and the scale (`builders.eager_dequant_gemm`); `torch._int_mm` is CUTLASS's sm80
+    kernel."""
     w, a, g = GEMM_KINDS[kind]
     if kind == "w8":
-        cast = Op("cast", "copy", shape(elements=N * K), 0.0, (Tensor("w", N * K, "int8", resident=True),),
-                  (Tensor("w16", N * K, "bf16"),), dtype="bf16", strided=1)
-        return [cast, mk.gemm("g", M, N, K, weights="bf16", act="bf16"),
-                mk.vector("s", "add", M * N, act="bf16", weight=N, strided=1 if M > 1 else 0)]
-    op = mk.gemm("g", M, N, K, weights=w, act=a, group_size=g)
-    return [replace(op, legacy_mma=True) if kind == "int8" else op]
+        return list(mk.eager_dequant_gemm("g", M, N, K, weights=w, act=a, compute="bf16"))
+    return [mk.gemm("g", M, N, K, weights=w, act=a, group_size=g, legacy_mma=kind == "int8")]
 
 
 def _call_us(model, ops: list) -> float:
@@ -122,7 +115,7 @@ def step_table(data: Path = DATA) -> list[dict]:
 
 
 def summary(table: list[dict]) -> dict[str, tuple[int, float, float]]:
-    """Group -> (rows, MAPE %, mean signed error %).""" 
+    """Group -> (rows, MAPE %, mean signed error %)."""
     groups: dict[str, list[float]] = {}
     for r in table:
         groups.setdefault(r["group"], []).append(r["err_pct"])
