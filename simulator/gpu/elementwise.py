@@ -3,29 +3,32 @@
 An op is a list of kernels (the implementation profile decides how many: a fused RMSNorm is one kernel, the
 HF-style eager one with its fp32 upcast is eight). Each kernel is either
 
-    map:        t = latency + bytes / min(B, CTAs x b_cta)                       (grid-stride streaming)
+    map:        t = pass = latency + max(DRAM bytes / B_hbm, bytes / min(B_L2, CTAs x b_cta))   (grid-stride)
     row-reduce: one CTA per row; a pass over a row of `cols` takes ceil(cols / (threads x vector)) load round
                 trips, dependent except that a generic reduction keeps 4 in flight per thread (PyTorch's
                 Reduce.cuh, vt0 = 4): t_row = passes x ceil(iterations / ilp) x latency;
-                t = max(waves x t_row, latency + bytes / B)
+                t = max(waves x t_row, latency + transfer)
 
-B is the sustained HBM bandwidth, or the L2 bandwidth for intermediates that one kernel of the op writes and
-the next reads while they fit in half the L2. The op's first kernel reads what the op before it just wrote:
-its first loads hit in L2 (latency = L2 latency when the input fits in half the L2), its stream runs at B.
-Launch overhead is added by the caller per kernel.
+Where a kernel's operands are is a fraction h (`residency`, `Machine.residency`): what an earlier kernel of the
+same op wrote, or what the op before it left (in a step), is in L2 while the kernel's bytes fit in half the L2,
+partly up to the whole L2; a benchmark cycling through input sets (`Machine.rotation`) adds their bytes to the
+working set. A kernel's time is h t(in L2) + (1 - h) t(in DRAM): in L2 the first loads take the L2 latency
+and no byte crosses DRAM; in DRAM they take `idle_memory_latency` and every byte crosses it (the writes as
+write-back of the lines the stream evicts). Launch overhead is added by the caller per kernel.
 
 PyTorch's own norm kernel (`vectorized_layer_norm_kernel`, F.rms_norm / F.layer_norm) is one row-per-CTA kernel
 of 128 threads with 4-element loads and no unrolling (one load in flight per thread), in three steps: a pass that
-sums x^2 (each of its `i = cols / 512` iterations waits for its load: latency l1, the L2 latency when x was just
-written and fits, else the DRAM latency), a block reduction (5 warp shuffles, 2 shared-memory rounds behind
-barriers, a broadcast: `NORM_REDUCE_STEPS` on-SM round trips of latency s = `shared_memory_latency`), and a pass
-that re-reads x (from L1) and the weight (from L2) and writes y (latency l2 per iteration). Each iteration also
-waits one on-SM round trip for its dependent arithmetic:
+sums x^2 (each of its `i = cols / 512` iterations waits for its load: first-load latency l1), a block reduction
+(5 warp shuffles, 2 shared-memory rounds behind barriers, a broadcast: `NORM_REDUCE_STEPS` on-SM round trips of
+latency s = `shared_memory_latency`), and a pass that re-reads x and the weight (from L2) and writes y (latency
+l2 per iteration). Each iteration also waits one on-SM round trip for its dependent arithmetic:
 
-    norm:       t_row = i (l1 + s) + NORM_REDUCE_STEPS s + i (l2 + s);   t = waves x t_row + bytes / B
+    norm:       t_row = i (l1 + s) + NORM_REDUCE_STEPS s + i (l2 + s)
+                t = max(waves x t_row + bytes / B_L2, pass)        waves over NORM_CTAS_PER_SM CTAs per SM
 
-where bytes are x read once and y written once (the second read stays on chip); the bandwidth time adds to the
-latency chain because one load per thread cannot hide the queueing behind it.
+PyTorch's vectorised SiLU kernel evaluates expf and an IEEE division per element (`activation` elements):
+
+    silu:       t = max(pass, latency + n ACT_OPS / (min(SMs, n / 1024) x 128 x f)) + 8 ACT_CHAIN / f
 
 A framework's generic elementwise kernel (PyTorch's `elementwise_kernel` / `unrolled_elementwise_kernel`, taken
 when an operand is strided, broadcast or cast) computes every operand's offset per element and loads scalars,
@@ -34,7 +37,8 @@ so it is bound by instructions, not bytes, and starts slower (its offset calcula
     strided:    t = setup + max(t_map, latency + n / (min(SMs, n / 512) x r x f))
 
 n elements, r elements per SM clock (`strided_elements_per_clock_per_sm`), f the light-load SM clock, 512
-elements per 128-thread CTA (4 per thread), setup = `strided_kernel_setup`.
+elements per 128-thread CTA (4 per thread), setup = `strided_kernel_setup`. Measurements behind the constants:
+tests/data/gpu_h100/smallops.csv (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ REDUCE_ILP = 4         # loads in flight per thread of a generic reduction (PyTo
 GENERIC_CTA_ELEMENTS = 512  # elements per CTA of a generic elementwise kernel (128 threads x 4)
 NORM_THREADS = 128     # PyTorch's vectorized_layer_norm_kernel: a 32 x 4 block per row
 NORM_VECTOR = 4        # elements per load of that kernel (aligned_vector<T, 4>)
+ACT_OPS = 28           # instructions per element of PyTorch's SiLU kernel beyond moving it; ACT_CHAIN: dependent
+ACT_CHAIN = 175        # cycles per element (expf's MUFU.EX2 and FMA chain, MUFU.RCP and Newton steps of the
+                       # division): smallops.csv, F.silu vs a copy over 11008 x 256 (+1.18 us) and one row (+0.77)
+ACT_THREAD_ELEMENTS = 8  # elements per thread of PyTorch's vectorised kernel (one 16-byte bf16 vector)
+ACT_CTA_ELEMENTS = 1024  # its 128-thread CTA's elements
+NORM_CTAS_PER_SM = 8   # its resident CTAs per SM: smallops.csv, 4096 rows of 4096 take 28.5 us = 4 waves of 1056
 NORM_REDUCE_STEPS = 16  # its block reduction: 5 shuffles, 2 x (store, barrier, load, barrier), store-barrier-load,
                         # plus the rsqrt and the stats store: on-SM round trips in one dependent chain
 
@@ -70,8 +80,8 @@ class Kernel:
     intermediate: bool = False      # reads what the previous kernel of the same op wrote
     row_threads: int = 0            # threads per row; 0 = generic reduction rule (see `threads_per_row`)
     strided: float = 0.0            # elements, when the kernel takes the generic (non-vectorised) path
-    warm: bool = True               # its input was just written by the op before it (in L2 if it fits)
     norm: bool = False              # PyTorch's two-pass row norm kernel (see the module docstring)
+    activation: float = 0.0         # elements of PyTorch's precise-math SiLU (expf and an IEEE division)
 
     @property
     def bytes(self) -> float:
@@ -79,11 +89,32 @@ class Kernel:
 
 
 def kernel_time(m: Machine, k: Kernel) -> float:
-    """Work time of one kernel (launch overhead excluded)."""
-    in_l2 = k.intermediate and m.fits_l2(k.bytes)
-    warm = k.warm and m.fits_l2(k.bytes)
+    """Work time of one kernel (launch overhead excluded): its operands in L2 for the fraction `residency` of
+    calls, in DRAM for the rest."""
+    h = residency(m, k)
+    if h in (0.0, 1.0):
+        return _kernel_time(m, k, h == 1.0)
+    return h * _kernel_time(m, k, True) + (1.0 - h) * _kernel_time(m, k, False)
+
+
+def residency(m: Machine, k: Kernel) -> float:
+    """Fraction of a kernel's operands in L2 (`Machine.residency`): its working set is its own bytes when it reads
+    what the kernel or op before it just wrote, else the benchmark's rotated input sets plus its outputs."""
+    footprint = k.bytes if k.intermediate else max(m.rotation, k.read) + k.write
+    return m.residency(footprint)
+
+
+def dram_bytes(m: Machine, k: Kernel) -> float:
+    """Bytes a kernel moves across DRAM (what an op writes for a later kernel of the same op stays in L2)."""
+    h = residency(m, k)
+    if k.intermediate and h == 1.0:
+        return 0.0
+    return h * m.dram_bytes(k.read, k.write, True) + (1.0 - h) * m.dram_bytes(k.read, k.write, False)
+
+
+def _kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
     if k.norm:
-        return norm_kernel_time(m, k, warm)
+        return norm_kernel_time(m, k, in_l2)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
@@ -95,29 +126,41 @@ def kernel_time(m: Machine, k: Kernel) -> float:
         t_row = k.passes * iters * lat
         per_sm = max(1, m.spec.max_threads_per_sm // threads)
         waves = math.ceil(k.rows / (m.sms * per_sm))
-        t_bw = lat + k.bytes / m.bandwidth(in_l2)
+        t_bw = lat + transfer(m, k, in_l2)
         return max(waves * t_row, t_bw) + (t_bw - lat if waves == 1 else 0.0)
-    ctas = max(1.0, k.bytes / (THREADS * VECTOR_BYTES * 2))
-    t = m.stream_time(k.bytes, ctas, in_l2, warm)
+    t = m.stream_time(k.read, k.write, _ctas(k), in_l2)
+    if k.activation:
+        f = m.spec.light_clock
+        lanes = min(m.sms, math.ceil(k.activation / ACT_CTA_ELEMENTS)) * m.spec.cuda_flops_per_clock_per_sm / 2
+        t = max(t, m.latency(in_l2) + k.activation * ACT_OPS / (lanes * f)) + ACT_THREAD_ELEMENTS * ACT_CHAIN / f
     r = m.spec.strided_elements_per_clock_per_sm
     if k.strided and r:
-        lat = m.latency(in_l2 or warm)
+        lat = m.latency(in_l2)
         rate = min(m.sms, max(1.0, k.strided / GENERIC_CTA_ELEMENTS)) * r * m.spec.light_clock
         t = m.spec.strided_kernel_setup + max(t, lat + k.strided / rate)
     return t
 
 
-def norm_kernel_time(m: Machine, k: Kernel, warm: bool) -> float:
+def norm_kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
     """PyTorch's row-per-CTA norm kernel: two dependent load chains around a block reduction, then the stream;
-    `warm`: x was just written and fits in half the L2."""
+    `in_l2`: x is in L2 (just written, and it fits)."""
     s = m.spec
     iters = math.ceil(k.cols / (NORM_THREADS * NORM_VECTOR))
-    first = m.latency(warm)
+    first = m.latency(in_l2)
     step = s.shared_memory_latency
     t_row = iters * (first + step) + NORM_REDUCE_STEPS * step + iters * (s.l2_latency + step)
-    per_sm = min(s.max_ctas_per_sm, max(1, s.max_threads_per_sm // NORM_THREADS))
-    waves = math.ceil(k.rows / (m.sms * per_sm))
-    return waves * t_row + k.bytes / m.hbm_bw
+    waves = math.ceil(k.rows / (m.sms * NORM_CTAS_PER_SM))
+    return max(waves * t_row + k.bytes / m.l2_bw, m.stream_time(k.read, k.write, _ctas(k), in_l2))
+
+
+def _ctas(k: Kernel) -> float:
+    """CTAs of a grid-stride streaming kernel (THREADS threads, one VECTOR_BYTES load each, two iterations)."""
+    return max(1.0, k.bytes / (THREADS * VECTOR_BYTES * 2))
+
+
+def transfer(m: Machine, k: Kernel, in_l2: bool) -> float:
+    """The bandwidth part of a kernel's streaming pass (its first-load latency excluded)."""
+    return m.stream_time(k.read, k.write, _ctas(k), in_l2) - m.latency(in_l2)
 
 
 def threads_per_row(rows: int) -> int:
@@ -161,13 +204,15 @@ def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: b
     return split_kernels((kernels - 1) * 2 * n * b + n * b + w, n * b, kernels)
 
 
-def split_kernels(read: float, write: float, kernels: int, strided: int = 0, elements: float = 0.0) -> list[Kernel]:
+def split_kernels(read: float, write: float, kernels: int, strided: int = 0, elements: float = 0.0,
+                  activation: float = 0.0) -> list[Kernel]:
     """An op of `kernels` unfused kernels whose total traffic (intermediates included) is read + write bytes:
     an even share per kernel; every kernel after the first reads what an earlier one wrote. The first `strided`
-    kernels take the generic elementwise path over `elements` elements each."""
+    kernels take the generic elementwise path over `elements` elements each; the first kernel evaluates
+    `activation` elements of PyTorch's SiLU."""
     k = max(1, kernels)
-    return [Kernel(read / k, write / k, intermediate=i > 0, strided=elements if i < strided else 0.0)
-            for i in range(k)]
+    return [Kernel(read / k, write / k, intermediate=i > 0, strided=elements if i < strided else 0.0,
+                   activation=activation if i == 0 else 0.0) for i in range(k)]
 
 
 def softmax_kernels(rows: int, cols: int, dtype: str, out_dtype: str | None = None) -> list[Kernel]:

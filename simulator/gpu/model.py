@@ -25,7 +25,14 @@ from __future__ import annotations
 
 from simulator.engine.cost import OpCost
 from simulator.gpu import attention as attn
-from simulator.gpu.elementwise import Kernel, kernel_time, rmsnorm_kernels, softmax_kernels, split_kernels
+from simulator.gpu.elementwise import (
+    Kernel,
+    dram_bytes,
+    kernel_time,
+    rmsnorm_kernels,
+    softmax_kernels,
+    split_kernels,
+)
 from simulator.gpu.execution import EXECUTION
 from simulator.gpu.gemm import formats, plan_gemm
 from simulator.gpu.machine import LAUNCH_MODES, Machine
@@ -46,6 +53,7 @@ class GpuModel:
         self._spec = spec
         self._memory = memory
         self._m = Machine.build(spec, memory)
+        self._rotated: dict[float, Machine] = {}      # by the bytes of input sets a benchmark cycles through
         self._mode = mode
         self._name = name
         self._memo: dict[tuple, OpCost] | None = {} if memo else None
@@ -85,14 +93,20 @@ class GpuModel:
         return self._spec.static_power
 
     def cost_isolated(self, op: Op) -> OpCost:
-        """One call on its own, as `simulate op` measures it: eager launch (the calibration's median_us)."""
-        return self.cost(op, mode="eager")
+        """One call on its own, as `simulate op` measures it: eager launch, inputs rotated out of L2 (the
+        calibration's median_us)."""
+        return self.cost(op, mode="eager", footprint=float("inf"))
 
-    def cost(self, op: Op, mode: str | None = None) -> OpCost:
+    def cost(self, op: Op, mode: str | None = None, footprint: float | None = None) -> OpCost:
+        """The op inside a step (its inputs where the op before it left them), or, with `footprint`, timed as a
+        benchmark that cycles calls through input sets of that many bytes in all."""
         mode = mode or self._mode
         if mode not in LAUNCH_MODES:
             raise ValueError(f"launch mode must be one of {LAUNCH_MODES}, got {mode!r}")
-        key = (op.key(), mode)
+        m = self._m
+        if footprint is not None:
+            m = self._rotated.setdefault(footprint, Machine.build(self._spec, self._memory, footprint))
+        key = (op.key(), mode, m.rotation)
         if self._memo is not None and key in self._memo:
             return self._memo[key]
         handler = _HANDLERS.get(op.kind)
@@ -100,7 +114,7 @@ class GpuModel:
             handler = GpuModel._elementwise          # any other elementwise kind: bandwidth + launch
         if handler is None:
             raise ValueError(f"op kind {op.kind!r} does not run on a GPU unit (collectives run on links)")
-        work, kernels, hbm, l2, bound, detail = handler(self, op)
+        work, kernels, hbm, l2, bound, detail = handler(self, op, m)
         launch = self._m.launch(kernels, mode) + (kernels * self._graph_gap if mode == "graph" else 0.0)
         time_s = work + launch
         if launch > work:
@@ -123,32 +137,32 @@ class GpuModel:
 
     # --- handlers: return (work seconds, kernels, HBM bytes, L2/SRAM bytes, bound, detail) ---
 
-    def _gemm(self, op: Op):
+    def _gemm(self, op: Op, m: Machine):
         d = op.dims
         batch = d.get("batch", 1)
         out_dtype = op.outputs[0].dtype if op.outputs else None
         t = {x.name: x for x in op.inputs}
-        fmt = formats(self._m, op.dtype, t["x"].dtype if "x" in t else None, t["w"].dtype if "w" in t else None,
+        fmt = formats(m, op.dtype, t["x"].dtype if "x" in t else None, t["w"].dtype if "w" in t else None,
                       t["w_scale"].bytes if "w_scale" in t else 0.0)
-        p = plan_gemm(self._m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt, op.legacy_mma)
+        p = plan_gemm(m, d["M"], d["N"] * batch, d["K"], op.dtype, out_dtype, fmt, op.legacy_mma)
         detail = {"tile": f"{p.bm}x{p.bn}", "split_k": p.split_k if p.split_k else "stream-k", "ctas": p.ctas,
                   "waves": p.waves, "stages": p.stages, "clock_hz": p.clock, "t_mainloop_s": p.t_mainloop,
                   "t_hbm_s": p.t_hbm, "slow_path": p.slow_path}
         return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, detail
 
-    def _attention(self, op: Op):
+    def _attention(self, op: Op, m: Machine):
         d = op.dims
         B, H, KH, D = d["batch"], d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"]
         q, L = d.get("q_len", 1), d["kv_len"]
         kv = _kv_dtype(op)
         if q <= DECODE_MAX_Q:
-            p = attn.decode(self._m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype, kv)
+            p = attn.decode(m, B, H, KH, D, L, d.get("kv_sum", B * L), q, op.dtype, kv)
         else:
-            p = attn.prefill(self._m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype, kv)
+            p = attn.prefill(m, B, H, KH, D, q, L, bool(d.get("causal", 0)), op.dtype, kv)
         return p.time_s, p.kernels, p.hbm_bytes, p.hbm_bytes, p.bound, {"kernel": p.kind, "ctas": p.ctas,
                                                                          "splits": p.splits}
 
-    def _attention_part(self, op: Op):
+    def _attention_part(self, op: Op, m: Machine):
         d = op.dims
         H, KH, D, q, L = d["heads"], d.get("kv_heads", d["heads"]), d["head_dim"], d.get("q_len", 1), d["kv_len"]
         group = H // KH
@@ -156,28 +170,29 @@ class GpuModel:
             M, N, K = q * group, L * KH, D
         else:                              # [q*group, L] . V[L, D] per KV head
             M, N, K = q * group, D * KH, L
-        p = plan_gemm(self._m, M, N, K, op.dtype, fmt=formats(self._m, op.dtype, op.dtype, _kv_dtype(op)))
+        p = plan_gemm(m, M, N, K, op.dtype, fmt=formats(m, op.dtype, op.dtype, _kv_dtype(op)))
         return p.time_s, p.kernels, p.hbm_bytes, p.l2_bytes, p.bound, {"tile": f"{p.bm}x{p.bn}"}
 
-    def _kernels(self, ks: list[Kernel], bound: str = "memory"):
-        work = sum(kernel_time(self._m, k) for k in ks)
-        hbm = sum(k.bytes for k in ks if not (k.intermediate and self._m.fits_l2(k.bytes)))
+    @staticmethod
+    def _kernels(m: Machine, ks: list[Kernel], bound: str = "memory"):
+        work = sum(kernel_time(m, k) for k in ks)
+        hbm = sum(dram_bytes(m, k) for k in ks)
         l2 = sum(k.bytes for k in ks)
         return work, len(ks), hbm, l2, bound, {}
 
-    def _norm(self, op: Op):
+    def _norm(self, op: Op, m: Machine):
         d = op.dims
-        return self._kernels(rmsnorm_kernels(d["tokens"], d["hidden"], op.dtype, op.kernels,
+        return self._kernels(m, rmsnorm_kernels(d["tokens"], d["hidden"], op.dtype, op.kernels,
                                              layer=op.kind == "layernorm", strided=op.strided))
 
-    def _softmax(self, op: Op):
+    def _softmax(self, op: Op, m: Machine):
         d = op.dims
         if "rows" not in d or "cols" not in d:
-            return self._elementwise(op)
+            return self._elementwise(op, m)
         out = op.outputs[0].dtype if op.outputs else op.dtype
-        return self._kernels(softmax_kernels(d["rows"], d["cols"], op.dtype, out))
+        return self._kernels(m, softmax_kernels(d["rows"], d["cols"], op.dtype, out))
 
-    def _elementwise(self, op: Op):
+    def _elementwise(self, op: Op, m: Machine):
         read, write = op.bytes_in, op.bytes_out
         if not read and not write:
             n = op.dims.get("elements", 0) * DTYPE_BYTES[op.dtype]
@@ -185,7 +200,9 @@ class GpuModel:
         elements = op.dims.get("elements", 0)
         if op.kind == "kv_write":                    # its kernels copy K and V: half the elements each
             elements /= max(1, op.kernels)
-        return self._kernels(split_kernels(read, write, op.kernels, op.strided, elements))
+        # eager SiLU x up: PyTorch's own vectorised SiLU kernel first (a fused or generic-path kernel is not it)
+        act = elements if op.kind == "silu_mul" and op.kernels == 2 and not op.strided else 0.0
+        return self._kernels(m, split_kernels(read, write, op.kernels, op.strided, elements, act))
 
 
 _HANDLERS = {

@@ -80,6 +80,9 @@ class GpuSpec(UnitSpec):
     l2_bandwidth: Bandwidth = "10 TB/s"
     l2_latency: Time = Field("150 ns", description="load-to-use latency of an L2 hit")
     memory_latency: Time = Field("600 ns", description="load-to-use latency of a DRAM access under load")
+    idle_memory_latency: Time | None = Field(
+        None, description="load-to-use latency of a DRAM access while the memory system is idle: a kernel's first "
+                          "loads, a chain of one load at a time; default memory_latency")
     shared_memory_latency: Time = Field(
         "15 ns", description="on-SM round trip: a shared-memory load, a warp shuffle or a short dependent "
                              "arithmetic chain (row reductions' per-step latency)")

@@ -4,12 +4,14 @@
 
 rebuilds `reports/validation_h100.md` (error table per group) and `reports/validation_h100.png` (predicted vs
 measured, log-log). Every CSV row becomes the Op that the lowering would emit for it; single calls are compared
-with `median_us` in eager launch mode, and with `graph_us` (back-to-back inside a CUDA graph) in graph mode.
+with `median_us` in eager launch mode, and with `graph_us` (back-to-back inside a CUDA graph) in graph mode, each
+with the input sets the calibration cycled through (`rotation`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -101,6 +103,21 @@ def row_op(row: pd.Series) -> Op:
     raise ValueError(f"no op for calibration row {op!r} {variant!r}")
 
 
+ROTATED_SETS = 64      # most input sets the calibration cycles through (see `rotation`)
+ROW_INPUTS = {"rmsnorm": 1, "silu_mul": 2, "residual_add": 2, "softmax_vocab": 1}
+
+
+def rotation(row: pd.Series, l2_bytes: float) -> float | None:
+    """Bytes of input sets a calibration row's calls cycle through (None: GEMM and attention rows, whose model
+    does not depend on it). The method takes sets until they cover 4x the L2, at most ROTATED_SETS: exactly the
+    rows whose sets stay under 2x the L2 are flagged "L2-resident(footprint<2xL2)", and the 64-row ops timed over
+    64 sets on our H100 reproduce the flagged rows' graph times (tests/data/gpu_h100/smallops.csv)."""
+    if row["section"] != "smallops":
+        return None
+    nbytes = float(row.M) * row.N * 2 * ROW_INPUTS[row["op"]]
+    return min(ROTATED_SETS, math.ceil(4 * l2_bytes / nbytes)) * nbytes
+
+
 def predictions(models: dict[str, GpuModel] | None = None, ref: Path | None = None) -> pd.DataFrame:
     """Every calibration row with its group, measured and predicted times (microseconds) and errors (%)."""
     models = models or load_models()
@@ -112,10 +129,11 @@ def predictions(models: dict[str, GpuModel] | None = None, ref: Path | None = No
             df = df[df["variant"] == "F.linear(cuBLAS)"]      # the triton do_bench rows are a method cross-check
         df = df.copy()
         df["group"] = group
-        ops = [row_op(r) for _, r in df.iterrows()]
-        df["pred_us"] = [models["eager"].cost(o).time_s * 1e6 for o in ops]
-        df["pred_graph_us"] = [models["graph"].cost(o).time_s * 1e6 for o in ops]
-        df["bound"] = [models["eager"].cost(o).bound for o in ops]
+        l2 = models["eager"].spec.l2_size
+        calls = [(row_op(r), rotation(r, l2)) for _, r in df.iterrows()]
+        df["pred_us"] = [models["eager"].cost(o, footprint=f).time_s * 1e6 for o, f in calls]
+        df["pred_graph_us"] = [models["graph"].cost(o, footprint=f).time_s * 1e6 for o, f in calls]
+        df["bound"] = [models["eager"].cost(o, footprint=f).bound for o, f in calls]
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
     out["err_pct"] = 100 * (out["pred_us"] - out["median_us"]) / out["median_us"]
@@ -136,7 +154,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         "decode attention": df[df.group == "attention_decode"],
         "small ops": df[df.group == "smallops"],
     }
-    limits = {"GEMM, M >= 16": 10, "GEMM, all": 15, "decode attention": 10, "small ops": 20}
+    limits = {"GEMM, M >= 16": 10, "GEMM, all": 15, "decode attention": 10, "small ops": 10}
     rows = [{"group": g, "rows": len(d), "MAPE median_us (%)": mape(d), "max abs err (%)": d.err_pct.abs().max(),
              "MAPE graph_us (%)": mape(d, "err_graph_pct"), "limit (%)": limits[g]} for g, d in groups.items()]
     return pd.DataFrame(rows)

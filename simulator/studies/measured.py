@@ -2,9 +2,10 @@
 
     python -m simulator.studies.measured [--data tests/data/gpu_h100]
 
-prints the error per group: causal prefill attention, bf16 / fp8 / int8 GEMMs, weight-only GEMV, and whole
-CUDA-graph decode and prefill steps of LLaMA-2-7B / 13B (step_profile.csv). The device that ran is read from the
-files (an H200 is predicted with hwconfigs/h200.yaml).
+prints the error per group: causal prefill attention, bf16 / fp8 / int8 GEMMs, weight-only GEMV, the small ops
+with their inputs in L2 and rotated out of it (smallops.csv), and whole CUDA-graph decode and prefill steps of
+LLaMA-2-7B / 13B (step_profile.csv). The device that ran is read from the files (an H200 is predicted with
+hwconfigs/h200.yaml).
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.studies.gpu_validation import attention_op, load_models
 from simulator.lowering import builders as mk
+from simulator.studies.gpu_validation import (
+    attention_op,
+    elementwise_op,
+    load_models,
+    norm_op,
+    softmax_op,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "gpu_h100"
@@ -45,9 +52,10 @@ def _gemm_ops(kind: str, M: int, N: int, K: int) -> list:
 
 
 def _call_us(model, ops: list) -> float:
-    """One eagerly timed call of `ops` back to back (the call overhead once)."""
-    spec = model.spec
-    return (sum(model.cost_isolated(op).time_s for op in ops) - (len(ops) - 1) * spec.eager_call_overhead) * 1e6
+    """One eagerly timed call of `ops` back to back (the call overhead once; inputs after the first op's are what
+    the op before wrote)."""
+    rest = sum(model.cost(op, mode="eager").time_s - model.spec.eager_call_overhead for op in ops[1:])
+    return (model.cost_isolated(ops[0]).time_s + rest) * 1e6
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -80,6 +88,35 @@ def kernel_table(data: Path = DATA) -> list[dict]:
                         "ours": _call_us(models["eager"], _gemm_ops(kind, M, N, K))})
     for row in out:
         row["err_pct"] = 100 * (row["ours"] - row["measured"]) / row["measured"]
+    return out
+
+
+# smallops.csv op -> (the Op of `rows` x `cols`, its kernels); the one-kernel probes (silu, exp, mul, copy) only
+# set constants (docs/gpu.md) and have no Op of their own
+SMALL_OPS = {
+    "add": (lambda r, c: elementwise_op("add", r * c), 1),
+    "rms_norm": (lambda r, c: norm_op(r, c, "two-pass"), 1),
+    "rmsnorm_hf": (lambda r, c: norm_op(r, c, "eager-pytorch"), 8),
+    "silu_mul": (lambda r, c: elementwise_op("silu_mul", r * c, "eager-pytorch"), 2),
+    "softmax": (lambda r, c: softmax_op(r, c), 1),
+    "softmax_fp32": (lambda r, c: softmax_op(r, c, "fp32"), 2),
+}
+GRAPH_GAP_US = 0.15    # per kernel: a lone add's graph_us in calibration_smallops.csv (1.24 us) over its CUPTI time
+
+
+def smallops_table(data: Path = DATA) -> list[dict]:
+    """smallops.csv's ops with their input sets (`footprint_MB`) beside our graph-mode prediction for the same
+    rotation: measured = the CUPTI time of the call's kernels plus GRAPH_GAP_US each (what a call costs inside a
+    step's graph; the file's own graph_us also carries the launch of its 32-call graphs)."""
+    rows = [r for r in _rows(data / "smallops.csv") if r[0] == "op" and r[1] in SMALL_OPS]
+    model = load_models(hardware(_rows(data / "smallops.csv")))["graph"]
+    out = []
+    for _, name, rows_, cols, sets, footprint, _median, _graph, kernel_us in rows:
+        make, kernels = SMALL_OPS[name]
+        measured = float(kernel_us) + GRAPH_GAP_US * kernels
+        ours = model.cost(make(int(rows_), int(cols)), footprint=float(footprint) * 1e6).time_s * 1e6
+        out.append({"group": f"small ops: {name}", "what": f"{rows_}x{cols} over {float(footprint):.0f} MB",
+                    "measured": measured, "ours": ours, "err_pct": 100 * (ours - measured) / measured})
     return out
 
 
@@ -127,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DATA)
     args = ap.parse_args(argv)
     table = kernel_table(args.data)
+    if (args.data / "smallops.csv").exists():
+        table += smallops_table(args.data)
     for r in table:
         print(f"{r['group']:22s} {r['what']:28s} {r['measured']:10.1f} {r['ours']:10.1f} {r['err_pct']:+7.1f} %")
     for g, (n, mape, bias) in summary(table).items():

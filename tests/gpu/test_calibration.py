@@ -1,4 +1,5 @@
-"""The GPU model against the H100 calibration measurements (acceptance limits of issue 6)."""
+"""The GPU model against the H100 calibration measurements (acceptance limits of issues 6 and 15: every
+calibration group within 10 %, GEMMs at any M within 15 %)."""
 
 import pytest
 
@@ -25,7 +26,8 @@ def test_decode_attention(table):
 
 
 def test_small_ops(table):
-    assert mape(table[table.group == "smallops"]) <= 20.0
+    """Timed with the calibration's own input rotation (gpu_validation.rotation)."""
+    assert mape(table[table.group == "smallops"]) <= 10.0
 
 
 def test_graph_timing_also_close(table):
@@ -33,7 +35,7 @@ def test_graph_timing_also_close(table):
     s = summary(table).set_index("group")
     assert s.loc["GEMM, all", "MAPE graph_us (%)"] <= 15.0
     assert s.loc["decode attention", "MAPE graph_us (%)"] <= 10.0
-    assert s.loc["small ops", "MAPE graph_us (%)"] <= 20.0
+    assert s.loc["small ops", "MAPE graph_us (%)"] <= 10.0
 
 
 def test_gemm_ceiling(h100):

@@ -1,0 +1,106 @@
+"""Where an elementwise op's operands are (L2 or DRAM), against this project's H100 small-op measurements
+(tests/data/gpu_h100/smallops.csv: inputs in L2 and rotated out of it) and the calibration's rotation rule."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.gpu.machine import Machine
+from simulator.studies.gpu_validation import (
+    ROTATED_SETS,
+    elementwise_op,
+    load_models,
+    norm_op,
+    reference_dir,
+    rotation,
+)
+from simulator.studies.measured import DATA, smallops_table
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_models()
+
+
+@pytest.fixture(scope="module")
+def table():
+    return smallops_table(DATA)
+
+
+def _err(table, group):
+    return np.array([r["err_pct"] for r in table if r["group"] == group])
+
+
+def test_small_ops_follow_our_measurements_with_inputs_in_and_out_of_l2(table):
+    """155 points over 1-4096 rows, 4096-8192 columns and 1-256 input sets: MAPE within 10 %; PyTorch's norm
+    kernel, whose load chain sets the idle DRAM latency and shared-memory step, within 5 %."""
+    err = np.array([r["err_pct"] for r in table])
+    assert len(err) >= 150
+    assert np.mean(np.abs(err)) <= 10
+    assert np.mean(np.abs(_err(table, "small ops: rms_norm"))) <= 5
+    for group in ("small ops: add", "small ops: silu_mul"):
+        assert np.mean(np.abs(_err(table, group))) <= 10, group
+
+
+def test_residency_edges(models):
+    """All of a working set in L2 up to half the L2, none from the whole L2, never increasing between."""
+    m = Machine(models["graph"].spec, hbm_bw=1.0, hbm_peak=1.0, capacity=1.0)
+    half = m.spec.l2_size / 2
+    assert m.residency(0) == 1.0 and m.residency(half) == 1.0
+    assert m.residency(2 * half) == 0.0 and m.residency(10 * half) == 0.0
+    points = np.linspace(0, 3 * half, 61)
+    h = [m.residency(f) for f in points]
+    assert np.all(np.diff(h) <= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 8192), cols=st.sampled_from([4096, 5120, 8192, 11008]),
+       footprints=st.lists(st.floats(0, 1e9), min_size=2, max_size=2))
+def test_rotated_inputs_never_run_faster_nor_move_fewer_dram_bytes(models, rows, cols, footprints):
+    """More data cycled between calls can only push an op's operands out of L2: time and DRAM bytes grow."""
+    small, large = sorted(footprints)
+    g = models["graph"]
+    for op in (elementwise_op("add", rows * cols), norm_op(rows, cols, "two-pass"),
+               norm_op(rows, cols, "eager-pytorch"), elementwise_op("silu_mul", rows * cols, "eager-pytorch")):
+        a, b = g.cost(op, footprint=small), g.cost(op, footprint=large)
+        assert b.time_s >= a.time_s * (1 - 1e-12)
+        assert sum(b.bytes.values()) >= sum(a.bytes.values()) * (1 - 1e-12)
+        cold = g.cost(op, footprint=math.inf)
+        assert cold.time_s >= b.time_s * (1 - 1e-12)
+
+
+def test_a_cold_first_load_costs_the_idle_dram_latency_per_dependent_load(models):
+    """F.rms_norm's first pass waits for each of its cols / 512 loads: rotated out of L2, each costs the idle DRAM
+    latency instead of an L2 hit (measured: +0.24 us per iteration at 4096, 5120 and 8192 columns)."""
+    g, spec = models["graph"], models["graph"].spec
+    for cols in (4096, 5120, 8192):
+        op = norm_op(64, cols, "two-pass")
+        extra = g.cost(op, footprint=math.inf).time_s - g.cost(op).time_s
+        per_load = spec.idle_memory_latency - spec.l2_latency
+        assert extra == pytest.approx(cols / 512 * per_load, rel=0.05)
+
+
+def test_eager_silu_pays_its_precise_math(models):
+    """PyTorch's eager SiLU x up (two kernels) over one row costs more than the same bytes moved by two plain
+    kernels: a lone warp's dependent expf and division chain (8 elements x 175 cycles)."""
+    g = models["graph"]
+    silu = g.cost(elementwise_op("silu_mul", 11008, "eager-pytorch"))
+    plain = g.cost(elementwise_op("add", 11008 * 5 // 3))      # about the same bytes, no math
+    chain = 8 * 175 / g.spec.light_clock
+    assert silu.time_s - (plain.time_s + g.spec.launch_overhead) >= 0.8 * chain
+
+
+def test_calibration_rotation_matches_its_l2_resident_flags(models):
+    """The calibration cycles through min(64, ceil(4 L2 / set)) input sets: exactly the rows it flags
+    "L2-resident(footprint<2xL2)" stay under 2x the L2 with that rule."""
+    df = pd.read_csv(reference_dir() / "calibration_smallops.csv")
+    l2 = models["eager"].spec.l2_size
+    for _, row in df.iterrows():
+        footprint = rotation(row, l2)
+        flagged = "L2-resident" in str(row["note"])
+        assert flagged == (footprint < 2 * l2), (row["op"], row["variant"], row["M"])
+    assert ROTATED_SETS == 64
