@@ -53,7 +53,10 @@ THREADS = 512          # threads of a streaming CTA (PyTorch elementwise: 128 x 
 ROW_THREADS = 1024     # threads of a row-per-CTA reduction (PyTorch softmax / norm over a long row)
 VECTOR_BYTES = 16      # one vectorised load per thread per iteration
 GENERIC_BLOCK = 512    # threads of a generic reduction block
-REDUCE_ILP = 4         # loads in flight per thread of a generic reduction (PyTorch Reduce.cuh: vt0 = 4)
+REDUCE_STEPS = 3       # on-SM steps per iteration of the generic reduction's loop besides its load (bounds check,
+                       # index update, the adds); REDUCE_TAIL: its block and warp combine. smallops.csv and the step
+REDUCE_TAIL = 32       # traces: HF RMSNorm's mean over 16-1024 rows of 4096 (32 iterations) takes 8.9 us CUPTI =
+                       # 32 x (150 + 3 x 25 ns) + 32 x 25 ns + 0.85 us start; 8 rows (16 iterations) 5.1 us
 GENERIC_CTA_ELEMENTS = 512  # elements per CTA of a generic elementwise kernel (128 threads x 4)
 NORM_THREADS = 128     # PyTorch's vectorized_layer_norm_kernel: a 32 x 4 block per row
 NORM_VECTOR = 4        # elements per load of that kernel (aligned_vector<T, 4>)
@@ -78,7 +81,7 @@ class Kernel:
     passes: int = 1
     elem_bytes: float = 2.0
     intermediate: bool = False      # reads what the previous kernel of the same op wrote
-    row_threads: int = 0            # threads per row; 0 = generic reduction rule (see `threads_per_row`)
+    row_threads: int = 0            # threads per row of a row-per-CTA kernel; 0 = PyTorch's generic reduction
     strided: float = 0.0            # elements, when the kernel takes the generic (non-vectorised) path
     norm: bool = False              # PyTorch's two-pass row norm kernel (see the module docstring)
     activation: float = 0.0         # elements of PyTorch's precise-math SiLU (expf and an IEEE division)
@@ -115,14 +118,13 @@ def dram_bytes(m: Machine, k: Kernel) -> float:
 def _kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
     if k.norm:
         return norm_kernel_time(m, k, in_l2)
+    if k.rows and not k.row_threads:
+        return reduce_kernel_time(m, k, in_l2)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
-        threads = k.row_threads or threads_per_row(k.rows)
-        threads = min(threads, max(32, 32 * math.ceil(k.cols / vec / 32)))
+        threads = min(k.row_threads, max(32, 32 * math.ceil(k.cols / vec / 32)))
         iters = math.ceil(k.cols / (threads * vec))
-        if not k.row_threads:               # generic reduction: each thread keeps REDUCE_ILP loads in flight
-            iters = math.ceil(iters / REDUCE_ILP)
         t_row = k.passes * iters * lat
         per_sm = max(1, m.spec.max_threads_per_sm // threads)
         waves = math.ceil(k.rows / (m.sms * per_sm))
@@ -163,11 +165,45 @@ def transfer(m: Machine, k: Kernel, in_l2: bool) -> float:
     return m.stream_time(k.read, k.write, _ctas(k), in_l2) - m.latency(in_l2)
 
 
-def threads_per_row(rows: int) -> int:
-    """Generic reduction kernel (PyTorch's reduce): a 512-thread block spans up to 16 rows, at least a warp each,
-    so few rows get many threads and many rows get one warp each."""
-    rows_per_block = min(16, 1 << max(0, (rows - 1).bit_length()))
-    return max(32, GENERIC_BLOCK // rows_per_block)
+def reduce_config(rows: int, cols: int, sms: int, max_threads: int) -> tuple[int, int, int, int]:
+    """PyTorch's launch rule for a reduction over the last, contiguous dimension (Reduce.cuh, setReduceConfig):
+    (threads per block, rows per block, CTAs per row, vector loads per thread). Rows of more than 128 elements
+    are read as 4-element vectors; a block is up to 512 threads, a warp wide along the row and up to 16 rows
+    tall; its warps share one row instead when that leaves each thread at least 16 values (or 256 or more), and
+    CTAs share a row when a thread would still have 256 or more."""
+    vec = 4 if cols > 128 else 1
+    dim0 = 1 << (max(1, cols // vec).bit_length() - 1)
+    dim1 = 1 << (max(1, rows).bit_length() - 1)
+    width = min(dim0, GENERIC_BLOCK, 32)
+    height = min(dim1, GENERIC_BLOCK, GENERIC_BLOCK // width)
+    width = min(dim0, GENERIC_BLOCK, GENERIC_BLOCK // height)
+    step, per_block, ctas = width, height, 1
+    if math.ceil(cols / step) >= height * 16 or math.ceil(cols / step) >= 256:
+        step, per_block = step * height, 1
+        if math.ceil(cols / step) >= 256:
+            target = sms * (max_threads // (width * height))     # blocks the GPU holds at once
+            values = math.ceil(cols / step)
+            ctas = max(min(math.ceil(target / rows), math.ceil(values / 16)), math.ceil(values / 256))
+            step *= ctas
+    return width * height, per_block, ctas, math.ceil(cols / (step * vec))
+
+
+def reduce_kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
+    """PyTorch's generic reduction (`reduce_kernel`): each thread walks its share of a row one vector load at a
+    time (the vectorised loop does not overlap its loads), then the block combines the partial sums:
+
+        t = waves x (iterations x (latency + REDUCE_STEPS s) + REDUCE_TAIL s),   at least the stream
+
+    latency the L2 hit, or `memory_latency` from DRAM (the loaded figure: every thread has a load out)."""
+    s = m.spec
+    threads, per_block, ctas, iters = reduce_config(k.rows, k.cols, m.sms, s.max_threads_per_sm)
+    blocks = math.ceil(k.rows / per_block) * ctas
+    per_sm = min(s.max_ctas_per_sm, max(1, s.max_threads_per_sm // threads))
+    waves = math.ceil(blocks / (m.sms * per_sm))
+    lat = s.l2_latency if in_l2 else s.memory_latency
+    step = s.shared_memory_latency
+    chain = iters * (lat + REDUCE_STEPS * step) + REDUCE_TAIL * step
+    return max(waves * chain, m.stream_time(k.read, k.write, blocks, in_l2))
 
 
 def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: bool = False,

@@ -81,6 +81,11 @@ class GpuModel:
         return self._spec
 
     @property
+    def machine(self) -> Machine:
+        """The derived rates the kernel models see (inside a step)."""
+        return self._m
+
+    @property
     def mode(self) -> str:
         return self._mode
 

@@ -80,7 +80,7 @@ def test_wave_quantisation_is_visible(h100):
     """One tile more than fills the SMs costs (almost) a whole extra wave in the data-parallel schedule."""
     from simulator.gpu.gemm import plan_gemm
 
-    m = h100["graph"]._m
+    m = h100["graph"].machine
     p = plan_gemm(m, 128 * 12, 128 * 11, 8192)
     assert p.ctas >= 132
 

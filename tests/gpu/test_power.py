@@ -25,7 +25,7 @@ def test_limit_clock_meets_the_limit_with_the_cube_law():
 
 def _sustained_power(model, dtype: str) -> float:
     """Board power of a long 8192^3 GEMM at the clock the model gives it (SM power scaled by the cube law)."""
-    m = model._m
+    m = model.machine
     cand = G._candidates(m)
     r = G._evaluate(m, 8192, 8192, 8192, dtype, "bf16", m.spec.clock, cand)
     i = int(np.argmin(r["rank"]))

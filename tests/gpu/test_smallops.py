@@ -1,6 +1,7 @@
 """Where an elementwise op's operands are (L2 or DRAM), against this project's H100 small-op measurements
 (tests/data/gpu_h100/smallops.csv: inputs in L2 and rotated out of it) and the calibration's rotation rule."""
 
+import csv
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.gpu.machine import Machine
+from simulator.gpu.elementwise import kernel_time, reduce_config, rmsnorm_kernels
 from simulator.studies.gpu_validation import (
     ROTATED_SETS,
     elementwise_op,
@@ -18,7 +19,7 @@ from simulator.studies.gpu_validation import (
     reference_dir,
     rotation,
 )
-from simulator.studies.measured import DATA, smallops_table
+from simulator.studies.measured import DATA, GRAPH_GAP_US, smallops_table
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_small_ops_follow_our_measurements_with_inputs_in_and_out_of_l2(table):
 
 def test_residency_edges(models):
     """All of a working set in L2 up to half the L2, none from the whole L2, never increasing between."""
-    m = Machine(models["graph"].spec, hbm_bw=1.0, hbm_peak=1.0, capacity=1.0)
+    m = models["graph"].machine
     half = m.spec.l2_size / 2
     assert m.residency(0) == 1.0 and m.residency(half) == 1.0
     assert m.residency(2 * half) == 0.0 and m.residency(10 * half) == 0.0
@@ -104,3 +105,31 @@ def test_calibration_rotation_matches_its_l2_resident_flags(models):
         flagged = "L2-resident" in str(row["note"])
         assert flagged == (footprint < 2 * l2), (row["op"], row["variant"], row["M"])
     assert ROTATED_SETS == 64
+
+
+def test_generic_reduction_follows_pytorchs_launch_rule():
+    """(threads, rows per block, CTAs per row, vector loads per thread) of PyTorch's reduce over a last dimension:
+    a warp per row, 16 rows a block, unless a thread would keep 16 x rows-per-block values or 256 or more."""
+    assert reduce_config(1, 4096, 132, 2048) == (512, 1, 1, 2)
+    assert reduce_config(8, 4096, 132, 2048) == (512, 8, 1, 16)
+    assert reduce_config(64, 4096, 132, 2048) == (512, 16, 1, 32)
+    assert reduce_config(64, 5120, 132, 2048) == (512, 16, 1, 40)
+    assert reduce_config(64, 8192, 132, 2048) == (512, 1, 1, 4)
+
+
+def test_hf_rmsnorm_mean_kernel_per_launch_shape(models):
+    """The HF norm's `mean` (PyTorch's generic reduce) against its CUPTI time in smallops.csv wherever its input is
+    in L2 (up to 256 rows): 2.3 us over one row, 8.9 us at 16-256 rows of 4096 (a warp per row walking 32
+    vectors), 3.1 us at 64 rows of 8192 (the block's warps share a row)."""
+    g = models["graph"]
+    m = g.machine
+    errs = []
+    with open(DATA / "smallops.csv") as f:
+        for r in csv.reader(f):
+            if r[0] == "kern" and r[1] == "rmsnorm_hf" and r[5] == "2" and int(r[2]) <= 256:
+                k = rmsnorm_kernels(int(r[2]), int(r[3]), "bf16", 8, strided=3)[2]
+                ours = kernel_time(m, k) + g.spec.launch_overhead - GRAPH_GAP_US * 1e-6
+                errs.append(ours / (float(r[6]) * 1e-6) - 1)
+    assert len(errs) >= 20
+    assert max(abs(e) for e in errs) <= 0.2
+    assert np.mean(np.abs(errs)) <= 0.06
