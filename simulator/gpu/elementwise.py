@@ -4,10 +4,11 @@ An op is a list of kernels (the implementation profile decides how many: a fused
 HF-style eager one with its fp32 upcast is eight). Each kernel is either
 
     map:        t = pass = latency + max(DRAM bytes / B_hbm, bytes / min(B_L2, CTAs x b_cta))   (grid-stride)
-    row-reduce: one CTA per row; a pass over a row of `cols` takes ceil(cols / (threads x vector)) load round
-                trips, dependent except that a generic reduction keeps 4 in flight per thread (PyTorch's
-                Reduce.cuh, vt0 = 4): t_row = passes x ceil(iterations / ilp) x latency;
-                t = max(waves x t_row, latency + transfer)
+    row kernel: one CTA per row (a fused norm); a pass over a row of `cols` takes ceil(cols / (threads x vector))
+                dependent load round trips: t_row = passes x iterations x latency; t = max(waves x t_row,
+                latency + transfer)
+    softmax:    one CTA per row, bound by its SM's lanes (`compute_row_time`)
+    reduce:     PyTorch's generic reduction with its launch rule (`reduce_config`, `reduce_kernel_time`)
 
 Where a kernel's operands are is a fraction h (`residency`, `Machine.residency`): what an earlier kernel of the
 same op wrote, or what the op before it left (in a step), is in L2 while the kernel's bytes fit in half the L2,
@@ -65,6 +66,8 @@ ACT_CHAIN = 175        # cycles per element (expf's MUFU.EX2 and FMA chain, MUFU
                        # division): smallops.csv, F.silu vs a copy over 11008 x 256 (+1.18 us) and one row (+0.77)
 ACT_THREAD_ELEMENTS = 8  # elements per thread of PyTorch's vectorised kernel (one 16-byte bf16 vector)
 ACT_CTA_ELEMENTS = 1024  # its 128-thread CTA's elements
+SOFTMAX_OPS = 73       # lane instructions per element of PyTorch's softmax (two expf, three passes): smallops.csv,
+                       # a row of 32000 takes 9.2 us on its SM after launch, bf16 and fp32 alike, two rows 18.4
 NORM_CTAS_PER_SM = 8   # its resident CTAs per SM: smallops.csv, 4096 rows of 4096 take 28.5 us = 4 waves of 1056
 NORM_REDUCE_STEPS = 16  # its block reduction: 5 shuffles, 2 x (store, barrier, load, barrier), store-barrier-load,
                         # plus the rsqrt and the stats store: on-SM round trips in one dependent chain
@@ -85,6 +88,7 @@ class Kernel:
     strided: float = 0.0            # elements, when the kernel takes the generic (non-vectorised) path
     norm: bool = False              # PyTorch's two-pass row norm kernel (see the module docstring)
     activation: float = 0.0         # elements of PyTorch's precise-math SiLU (expf and an IEEE division)
+    row_ops: float = 0.0            # instructions per element of a row-per-CTA kernel bound by one SM's lanes
 
     @property
     def bytes(self) -> float:
@@ -120,6 +124,8 @@ def _kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
         return norm_kernel_time(m, k, in_l2)
     if k.rows and not k.row_threads:
         return reduce_kernel_time(m, k, in_l2)
+    if k.rows and k.row_ops:
+        return compute_row_time(m, k, in_l2)
     if k.rows:
         lat = m.spec.memory_latency
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
@@ -141,6 +147,19 @@ def _kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
         rate = min(m.sms, max(1.0, k.strided / GENERIC_CTA_ELEMENTS)) * r * m.spec.light_clock
         t = m.spec.strided_kernel_setup + max(t, lat + k.strided / rate)
     return t
+
+
+def compute_row_time(m: Machine, k: Kernel, in_l2: bool) -> float:
+    """A row-per-CTA kernel whose row's work binds one SM's lanes (PyTorch's softmax): each SM takes its rows in
+    turn; a row costs its instructions and its first pass's chain of loads (L2, or DRAM under load):
+
+        t = max(ceil(rows / SMs) x (cols x row_ops / (128 f) + iterations x latency), pass)"""
+    s = m.spec
+    vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
+    iters = math.ceil(k.cols / (min(k.row_threads, s.max_threads_per_sm) * vec))
+    lanes = s.cuda_flops_per_clock_per_sm / 2
+    row = k.cols * k.row_ops / (lanes * s.light_clock) + iters * (s.l2_latency if in_l2 else s.memory_latency)
+    return max(math.ceil(k.rows / m.sms) * row, m.stream_time(k.read, k.write, k.rows, in_l2))
 
 
 def norm_kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
@@ -252,10 +271,15 @@ def split_kernels(read: float, write: float, kernels: int, strided: int = 0, ele
 
 
 def softmax_kernels(rows: int, cols: int, dtype: str, out_dtype: str | None = None) -> list[Kernel]:
-    """Row softmax (PyTorch-style, one CTA per row): max pass, sum-of-exp pass, normalise-and-write pass."""
+    """Row softmax (PyTorch's `cunn_SoftMaxForward`, one CTA per row): max, sum of exp, normalise and write, bound
+    by one SM's lanes per row. A wider output dtype (torch.softmax(x, dtype=float32)) first casts the input on the
+    generic elementwise path, then runs the softmax in the output dtype (two kernels: smallops.csv)."""
     b = DTYPE_BYTES[dtype]
     ob = DTYPE_BYTES[out_dtype or dtype]
     n = float(rows) * cols
-    passes = 3 + (1 if ob > b else 0)      # a wider output needs twice the store iterations
-    # HBM traffic is one read and one write; passes 2 and 3 re-read the row from L2 but pay its latency
-    return [Kernel(n * b, n * ob, rows=rows, cols=cols, passes=passes, elem_bytes=b, row_threads=ROW_THREADS)]
+    if ob <= b:
+        return [Kernel(n * b, n * ob, rows=rows, cols=cols, elem_bytes=b, row_threads=ROW_THREADS,
+                       row_ops=SOFTMAX_OPS)]
+    return [Kernel(n * b, n * ob, strided=n),
+            Kernel(n * ob, n * ob, rows=rows, cols=cols, elem_bytes=ob, row_threads=ROW_THREADS, intermediate=True,
+                   row_ops=SOFTMAX_OPS)]

@@ -18,6 +18,7 @@ from simulator.studies.gpu_validation import (
     norm_op,
     reference_dir,
     rotation,
+    softmax_op,
 )
 from simulator.studies.measured import DATA, GRAPH_GAP_US, smallops_table
 
@@ -133,3 +134,13 @@ def test_hf_rmsnorm_mean_kernel_per_launch_shape(models):
     assert len(errs) >= 20
     assert max(abs(e) for e in errs) <= 0.2
     assert np.mean(np.abs(errs)) <= 0.06
+
+
+def test_softmax_rows_take_their_sm_in_turn(models):
+    """One softmax row binds one SM's lanes: up to one row per SM the time stays flat, two rows per SM double it
+    (smallops.csv: 10.5 us at 1-64 rows of 32000, 19.2 us at 256); to fp32 it is a cast and then the softmax."""
+    g = models["graph"]
+    t = {rows: g.cost(softmax_op(rows, 32000)).time_s for rows in (1, 64, 132, 256)}
+    assert t[64] == pytest.approx(t[1], rel=0.05) and t[132] == pytest.approx(t[1], rel=0.1)
+    assert 1.8 <= (t[256] - g.spec.launch_overhead) / (t[64] - g.spec.launch_overhead) <= 2.2
+    assert g.cost(softmax_op(64, 32000, "fp32")).detail["kernels"] == 2
