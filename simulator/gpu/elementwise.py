@@ -188,8 +188,8 @@ def reduce_config(rows: int, cols: int, sms: int, max_threads: int) -> tuple[int
     """PyTorch's launch rule for a reduction over the last, contiguous dimension (Reduce.cuh, setReduceConfig):
     (threads per block, rows per block, CTAs per row, vector loads per thread). Rows of more than 128 elements
     are read as 4-element vectors; a block is up to 512 threads, a warp wide along the row and up to 16 rows
-    tall; its warps share one row instead when that leaves each thread at least 16 values (or 256 or more), and
-    CTAs share a row when a thread would still have 256 or more."""
+    tall; its warps share one row instead when a thread would hold at least 16 values per row of the block (or
+    256 or more), and CTAs share a row when a thread would still hold 256 or more."""
     vec = 4 if cols > 128 else 1
     dim0 = 1 << (max(1, cols // vec).bit_length() - 1)
     dim1 = 1 << (max(1, rows).bit_length() - 1)
