@@ -4,8 +4,8 @@ An op is a list of kernels (the implementation profile decides how many: a fused
 HF-style eager one with its fp32 upcast is eight). Each kernel is either
 
     map:        t = pass = latency + max(DRAM bytes / B_hbm, bytes / min(B_L2, CTAs x b_cta))   (grid-stride)
-    row kernel: one CTA per row (a fused norm); a pass over a row of `cols` takes ceil(cols / (threads x vector))
-                dependent load round trips: t_row = passes x iterations x latency; t = max(waves x t_row,
+    row kernel: one CTA per row (a fused norm); its pass over a row of `cols` takes ceil(cols / (threads x vector))
+                dependent load round trips: t_row = iterations x latency; t = max(waves x t_row,
                 latency + transfer)
     softmax:    one CTA per row, bound by its SM's lanes (`compute_row_time`)
     reduce:     PyTorch's generic reduction with its launch rule (`reduce_config`, `reduce_kernel_time`)
@@ -75,13 +75,12 @@ NORM_REDUCE_STEPS = 16  # its block reduction: 5 shuffles, 2 x (store, barrier, 
 
 @dataclass(frozen=True)
 class Kernel:
-    """One kernel of an op: bytes it reads and writes, and, for a row reduction, its rows, columns and passes."""
+    """One kernel of an op: bytes it reads and writes, and, for a row kernel, its rows and columns."""
 
     read: float
     write: float
     rows: int = 0
     cols: int = 0
-    passes: int = 1
     elem_bytes: float = 2.0
     intermediate: bool = False      # reads what the previous kernel of the same op wrote
     row_threads: int = 0            # threads per row of a row-per-CTA kernel; 0 = PyTorch's generic reduction
@@ -131,7 +130,7 @@ def _kernel_time(m: Machine, k: Kernel, in_l2: bool) -> float:
         vec = max(1.0, VECTOR_BYTES / k.elem_bytes)
         threads = min(k.row_threads, max(32, 32 * math.ceil(k.cols / vec / 32)))
         iters = math.ceil(k.cols / (threads * vec))
-        t_row = k.passes * iters * lat
+        t_row = iters * lat
         per_sm = max(1, m.spec.max_threads_per_sm // threads)
         waves = math.ceil(k.rows / (m.sms * per_sm))
         t_bw = lat + transfer(m, k, in_l2)
@@ -197,11 +196,12 @@ def reduce_config(rows: int, cols: int, sms: int, max_threads: int) -> tuple[int
     height = min(dim1, GENERIC_BLOCK, GENERIC_BLOCK // width)
     width = min(dim0, GENERIC_BLOCK, GENERIC_BLOCK // height)
     step, per_block, ctas = width, height, 1
-    if math.ceil(cols / step) >= height * 16 or math.ceil(cols / step) >= 256:
+    values = math.ceil(cols / step)                          # per thread
+    if values >= height * 16 or values >= 256:
         step, per_block = step * height, 1
-        if math.ceil(cols / step) >= 256:
+        values = math.ceil(cols / step)
+        if values >= 256:
             target = sms * (max_threads // (width * height))     # blocks the GPU holds at once
-            values = math.ceil(cols / step)
             ctas = max(min(math.ceil(target / rows), math.ceil(values / 16)), math.ceil(values / 256))
             step *= ctas
     return width * height, per_block, ctas, math.ceil(cols / (step * vec))
@@ -240,11 +240,9 @@ def rmsnorm_kernels(tokens: int, hidden: int, dtype: str, kernels: int, layer: b
     n = float(tokens) * hidden
     w = hidden * b * (2 if layer else 1)
     if kernels == 1:
-        return [Kernel(n * b + w, n * b, rows=tokens, cols=hidden, passes=1, elem_bytes=b,
-                       row_threads=ROW_THREADS)]
+        return [Kernel(n * b + w, n * b, rows=tokens, cols=hidden, elem_bytes=b, row_threads=ROW_THREADS)]
     if kernels == 2:                        # HBM: x once, the weight, y and the per-row statistics (mean, rstd)
-        return [Kernel(n * b + w, n * b + tokens * 8.0, rows=tokens, cols=hidden, passes=2, elem_bytes=b,
-                       norm=True)]
+        return [Kernel(n * b + w, n * b + tokens * 8.0, rows=tokens, cols=hidden, elem_bytes=b, norm=True)]
     if kernels == 8 and not layer:
         f = 4.0
         g = [n if strided > i else 0.0 for i in range(3)]
@@ -277,9 +275,8 @@ def softmax_kernels(rows: int, cols: int, dtype: str, out_dtype: str | None = No
     b = DTYPE_BYTES[dtype]
     ob = DTYPE_BYTES[out_dtype or dtype]
     n = float(rows) * cols
-    if ob <= b:
-        return [Kernel(n * b, n * ob, rows=rows, cols=cols, elem_bytes=b, row_threads=ROW_THREADS,
-                       row_ops=SOFTMAX_OPS)]
-    return [Kernel(n * b, n * ob, strided=n),
-            Kernel(n * ob, n * ob, rows=rows, cols=cols, elem_bytes=ob, row_threads=ROW_THREADS, intermediate=True,
-                   row_ops=SOFTMAX_OPS)]
+    wide = ob > b
+    e = max(b, ob)                          # the softmax reads its input in the wider dtype after the cast
+    softmax = Kernel(n * e, n * ob, rows=rows, cols=cols, elem_bytes=e, row_threads=ROW_THREADS, intermediate=wide,
+                     row_ops=SOFTMAX_OPS)
+    return [Kernel(n * b, n * ob, strided=n), softmax] if wide else [softmax]

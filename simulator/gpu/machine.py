@@ -32,9 +32,9 @@ class Machine:
                                  # op's inputs are what the op before it just wrote)
 
     @classmethod
-    def build(cls, spec: GpuSpec, memory: MemorySpec, rotation: float = 0.0) -> Machine:
+    def build(cls, spec: GpuSpec, memory: MemorySpec) -> Machine:
         return cls(spec, memory.peak_bandwidth * memory.efficiency, memory.peak_bandwidth, memory.capacity_bytes,
-                   memory.energy_per_bit, rotation)
+                   memory.energy_per_bit)
 
     @property
     def sms(self) -> int:

@@ -23,6 +23,8 @@ single `F.linear` timed with CUDA events measures).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from simulator.engine.cost import OpCost
 from simulator.gpu import attention as attn
 from simulator.gpu.elementwise import (
@@ -110,7 +112,9 @@ class GpuModel:
             raise ValueError(f"launch mode must be one of {LAUNCH_MODES}, got {mode!r}")
         m = self._m
         if footprint is not None:
-            m = self._rotated.setdefault(footprint, Machine.build(self._spec, self._memory, footprint))
+            if footprint not in self._rotated:
+                self._rotated[footprint] = replace(self._m, rotation=footprint)
+            m = self._rotated[footprint]
         key = (op.key(), mode, m.rotation)
         if self._memo is not None and key in self._memo:
             return self._memo[key]

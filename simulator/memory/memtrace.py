@@ -22,12 +22,9 @@ MAX_REFRESH_INTERVALS = 2_000_000   # the command level steps refresh by refresh
 
 def _check_span(spec: MemorySpec, inject, trace_path) -> None:
     """The command level simulates idle time refresh by refresh: bound the trace's span before starting."""
-    t = spec.timing
-    if spec.controller.refresh == "none" or t is None or not len(inject):
+    if spec.controller.refresh == "none" or spec.timing is None or not len(inject):
         return
-    interval = t.tREFIpb if spec.controller.refresh == "per-bank" and t.tREFIpb else t.tREFI
-    if spec.controller.refresh == "per-bank" and not t.tREFIpb:
-        interval = t.tREFI / spec.organisation.banks
+    interval = spec.refresh_interval
     span = int(inject[-1]) / interval * spec.organisation.ranks
     if span > MAX_REFRESH_INTERVALS:
         most = MAX_REFRESH_INTERVALS * interval / spec.organisation.ranks

@@ -258,6 +258,15 @@ class MemorySpec(Spec):
         return self.capacity if self.capacity is not None else float(self.organisation.capacity_bytes)
 
     @property
+    def refresh_interval(self) -> float:
+        """Cycles between refreshes of one refresh unit: tREFI (all-bank), or tREFIpb (default tREFI / banks) for
+        per-bank refresh. Needs `timing`."""
+        t = self.timing
+        if self.controller.refresh != "per-bank":
+            return t.tREFI
+        return t.tREFIpb if t.tREFIpb else t.tREFI / self.organisation.banks
+
+    @property
     def peak_bandwidth(self) -> float:
         """Bytes per second over all (pseudo-)channels."""
         org = self.organisation

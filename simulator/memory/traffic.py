@@ -42,8 +42,7 @@ def refreshes(memory: MemorySpec, seconds: float) -> float:
         return 0.0
     channels = org.channels * org.pseudo_channels
     if ctl.refresh == "per-bank":
-        interval = tm.tREFIpb if tm.tREFIpb else tm.tREFI / org.banks
-        return channels * org.banks * int(seconds / (interval * memory.tck))
+        return channels * org.banks * int(seconds / (memory.refresh_interval * memory.tck))
     return channels * org.ranks * int(seconds / (tm.tREFI * memory.tck))
 
 

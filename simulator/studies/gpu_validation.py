@@ -131,9 +131,10 @@ def predictions(models: dict[str, GpuModel] | None = None, ref: Path | None = No
         df["group"] = group
         l2 = models["eager"].spec.l2_size
         calls = [(row_op(r), rotation(r, l2)) for _, r in df.iterrows()]
-        df["pred_us"] = [models["eager"].cost(o, footprint=f).time_s * 1e6 for o, f in calls]
+        eager = [models["eager"].cost(o, footprint=f) for o, f in calls]
+        df["pred_us"] = [c.time_s * 1e6 for c in eager]
         df["pred_graph_us"] = [models["graph"].cost(o, footprint=f).time_s * 1e6 for o, f in calls]
-        df["bound"] = [models["eager"].cost(o, footprint=f).bound for o, f in calls]
+        df["bound"] = [c.bound for c in eager]
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
     out["err_pct"] = 100 * (out["pred_us"] - out["median_us"]) / out["median_us"]

@@ -91,15 +91,15 @@ def kernel_table(data: Path = DATA) -> list[dict]:
     return out
 
 
-# smallops.csv op -> (the Op of `rows` x `cols`, its kernels); the one-kernel probes (silu, exp, mul, copy) only
-# set constants (docs/gpu.md) and have no Op of their own
+# smallops.csv op -> the Op of `rows` x `cols`; the one-kernel probes (silu, exp, mul, copy) only set constants
+# (docs/gpu.md) and have no Op of their own
 SMALL_OPS = {
-    "add": (lambda r, c: elementwise_op("add", r * c), 1),
-    "rms_norm": (lambda r, c: norm_op(r, c, "two-pass"), 1),
-    "rmsnorm_hf": (lambda r, c: norm_op(r, c, "eager-pytorch"), 8),
-    "silu_mul": (lambda r, c: elementwise_op("silu_mul", r * c, "eager-pytorch"), 2),
-    "softmax": (lambda r, c: softmax_op(r, c), 1),
-    "softmax_fp32": (lambda r, c: softmax_op(r, c, "fp32"), 2),
+    "add": lambda r, c: elementwise_op("add", r * c),
+    "rms_norm": lambda r, c: norm_op(r, c, "two-pass"),
+    "rmsnorm_hf": lambda r, c: norm_op(r, c, "eager-pytorch"),
+    "silu_mul": lambda r, c: elementwise_op("silu_mul", r * c, "eager-pytorch"),
+    "softmax": lambda r, c: softmax_op(r, c),
+    "softmax_fp32": lambda r, c: softmax_op(r, c, "fp32"),
 }
 GRAPH_GAP_US = 0.15    # per kernel: a lone add's graph_us in calibration_smallops.csv (1.24 us) over its CUPTI time
 
@@ -108,13 +108,14 @@ def smallops_table(data: Path = DATA) -> list[dict]:
     """smallops.csv's ops with their input sets (`footprint_MB`) beside our graph-mode prediction for the same
     rotation: measured = the CUPTI time of the call's kernels plus GRAPH_GAP_US each (what a call costs inside a
     step's graph; the file's own graph_us also carries the launch of its 32-call graphs)."""
-    rows = [r for r in _rows(data / "smallops.csv") if r[0] == "op" and r[1] in SMALL_OPS]
-    model = load_models(hardware(_rows(data / "smallops.csv")))["graph"]
+    rows = _rows(data / "smallops.csv")
+    model = load_models(hardware(rows))["graph"]
     out = []
-    for _, name, rows_, cols, sets, footprint, _median, _graph, kernel_us in rows:
-        make, kernels = SMALL_OPS[name]
-        measured = float(kernel_us) + GRAPH_GAP_US * kernels
-        ours = model.cost(make(int(rows_), int(cols)), footprint=float(footprint) * 1e6).time_s * 1e6
+    for _, name, rows_, cols, _sets, footprint, _median, _graph, kernel_us in (
+            r for r in rows if r[0] == "op" and r[1] in SMALL_OPS):
+        cost = model.cost(SMALL_OPS[name](int(rows_), int(cols)), footprint=float(footprint) * 1e6)
+        measured = float(kernel_us) + GRAPH_GAP_US * cost.detail["kernels"]      # PyTorch's kernels are ours
+        ours = cost.time_s * 1e6
         out.append({"group": f"small ops: {name}", "what": f"{rows_}x{cols} over {float(footprint):.0f} MB",
                     "measured": measured, "ours": ours, "err_pct": 100 * (ours - measured) / measured})
     return out
